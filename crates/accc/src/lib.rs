@@ -1,0 +1,1 @@
+//! accc library facade

@@ -1,0 +1,1 @@
+//! accc-passes: the pass manager and, later, the schedule primitives.

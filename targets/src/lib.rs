@@ -1,0 +1,1 @@
+//! accc-targets: one folder per target (dialect, lowering, emitter, hardware description).
