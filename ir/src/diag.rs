@@ -139,7 +139,7 @@ impl Diagnostic {
 pub fn render(file: &SourceFile, diagnostics: &[Diagnostic]) -> String {
     let simple = SimpleFile::new(file.name(), file.text());
     let config = term::Config { chars: term::Chars::ascii(), ..term::Config::default() };
-    let mut out = Vec::new();
+    let mut out = String::new();
     for diagnostic in diagnostics {
         let severity = match diagnostic.severity {
             Severity::Error => cs::Severity::Error,
@@ -160,15 +160,14 @@ pub fn render(file: &SourceFile, diagnostics: &[Diagnostic]) -> String {
             .with_message(diagnostic.message.clone())
             .with_labels(labels)
             .with_notes(notes);
-        let mut writer = term::termcolor::NoColor::new(&mut out);
-        // Writing into a Vec cannot fail except on a codespan bug; fall back
-        // to a plain line rather than losing the message.
-        if term::emit(&mut writer, &config, &simple, &cs_diag).is_err() {
+        // Rendering into a string fails only on a codespan bug; fall back to
+        // a plain line rather than losing the message.
+        if term::emit_to_string(&mut out, &config, &simple, &cs_diag).is_err() {
             let (line, col) = diagnostic.primary_span().map(|s| file.line_col(s.start as usize)).unwrap_or((1, 1));
-            out.extend(format!("error: {}\n --> {}:{line}:{col}\n", diagnostic.message, file.name()).bytes());
+            out.push_str(&format!("error: {}\n --> {}:{line}:{col}\n", diagnostic.message, file.name()));
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]
