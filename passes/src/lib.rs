@@ -1,1 +1,14 @@
-//! accc-passes: the pass manager and, later, the schedule primitives.
+//! accc-passes: the pass manager and target-independent IR passes.
+//!
+//! A pass is a named rewrite of a whole [`Module`]. The [`PassManager`] runs
+//! a pipeline of passes, verifies the module after each one (a pass that
+//! breaks an invariant is reported by name, never silently passed on) and
+//! offers a hook after each pass, which the driver uses for
+//! `--print-ir-after-each`. Schedule primitives (a later issue) will live in
+//! `schedule/`, one file each.
+
+pub mod canonicalize;
+pub mod dce;
+pub mod manager;
+
+pub use manager::{registered_passes, Pass, PassError, PassInfo, PassManager};

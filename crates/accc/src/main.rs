@@ -1,1 +1,204 @@
-fn main() {}
+//! The `accc` driver: compile `.acc` files to IR, run passes on IR text.
+//!
+//! Exit codes: 0 success, 1 a diagnosed error in the user's input (printed
+//! with location), 2 a usage error (bad flags).
+
+use accc::ir::text::{parse_module, print_module};
+use accc::{CompileOptions, Diagnostic, SourceFile};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "accc",
+    version,
+    about = "accc: a compiler for tensor accelerators",
+    long_about = "accc compiles kernels written in the .acc language (an algorithm plus \
+                  schedules) into an MLIR-style tensor IR, and from there to accelerator code.\n\n\
+                  Examples:\n  accc compile examples/gemm.acc --kernel gemm_512x512x512 --emit ir\n  \
+                  accc compile examples/softmax.acc --emit ast --json\n  \
+                  accc opt kernel.mlir --pass canonicalize --pass dce --print-ir-after-each"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Print the IR after every pass (to stderr).
+    #[arg(long, global = true)]
+    print_ir_after_each: bool,
+    /// Machine-readable output: results and diagnostics as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse, check and lower an .acc file; print its AST or IR.
+    Compile {
+        /// The .acc source file.
+        file: PathBuf,
+        /// Compile only this kernel (and the kernels it calls).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// Apply this schedule of the file.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// What to print.
+        #[arg(long, value_enum, default_value_t = Emit::Ir)]
+        emit: Emit,
+        /// Write the output here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Print source locations (`loc(...)`) in the IR.
+        #[arg(long)]
+        locations: bool,
+    },
+    /// Read IR text (MLIR syntax), run passes on it, print it.
+    Opt {
+        /// The .mlir file (`-` for stdin).
+        file: PathBuf,
+        /// A pass to run; repeat for a pipeline. Known: canonicalize, dce.
+        #[arg(long = "pass", value_name = "NAME")]
+        passes: Vec<String>,
+        /// Print in MLIR's generic op syntax.
+        #[arg(long)]
+        generic: bool,
+        /// Write the output here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Emit {
+    /// The syntax tree (JSON).
+    Ast,
+    /// The tensor IR in MLIR syntax.
+    Ir,
+}
+
+/// A failure already explained to the user.
+struct Reported;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Reported) => ExitCode::from(1),
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Reported> {
+    match &cli.command {
+        Command::Compile { file, kernel, schedule, emit, output, locations } => {
+            let source = read_source(cli, file)?;
+            let text = match emit {
+                Emit::Ast => {
+                    let program = accc::dsl::parse(&source).map_err(|d| report(cli, &source, &d))?;
+                    accc::dsl::parse_and_check(&source).map_err(|d| report(cli, &source, &d))?;
+                    serde_json::to_string_pretty(&program).map_err(|e| fail(cli, &format!("cannot serialize the AST: {e}")))?
+                }
+                Emit::Ir => {
+                    let options = CompileOptions { kernel: kernel.clone(), schedule: schedule.clone() };
+                    let module = accc::compile(&source, &options).map_err(|d| report(cli, &source, &d))?;
+                    if cli.print_ir_after_each {
+                        eprintln!("// -----// IR after lower-to-ir //----- //\n{}", print_module(&module));
+                    }
+                    let options = accc::ir::text::PrintOptions { print_locations: *locations, ..Default::default() };
+                    let ir = accc::ir::text::print_module_with(&module, &options);
+                    if cli.json {
+                        serde_json::json!({ "file": file, "kernel": kernel, "ir": ir }).to_string()
+                    } else {
+                        ir
+                    }
+                }
+            };
+            write_output(cli, output.as_deref(), &text)
+        }
+        Command::Opt { file, passes, generic, output } => {
+            let source = read_source(cli, file)?;
+            let mut module = parse_module(&source).map_err(|d| report(cli, &source, &d))?;
+            let mut manager = accc::passes::PassManager::new();
+            for name in passes {
+                manager.add_by_name(name).map_err(|e| fail(cli, &e.to_string()))?;
+            }
+            let print_each = cli.print_ir_after_each;
+            manager
+                .run(&mut module, |pass, m| {
+                    if print_each {
+                        eprintln!("// -----// IR after {pass} //----- //\n{}", print_module(m));
+                    }
+                })
+                .map_err(|e| fail(cli, &e.to_string()))?;
+            let options = accc::ir::text::PrintOptions { generic: *generic, ..Default::default() };
+            let ir = accc::ir::text::print_module_with(&module, &options);
+            let text = if cli.json { serde_json::json!({ "file": file, "passes": passes, "ir": ir }).to_string() } else { ir };
+            write_output(cli, output.as_deref(), &text)
+        }
+    }
+}
+
+fn read_source(cli: &Cli, path: &Path) -> Result<SourceFile, Reported> {
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| fail(cli, &format!("cannot read standard input: {e}")))?;
+        s
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| fail(cli, &format!("cannot read `{}`: {e}", path.display())))?;
+        String::from_utf8(bytes).map_err(|e| {
+            fail(cli, &format!("`{}` is not UTF-8 text (invalid byte at offset {})", path.display(), e.utf8_error().valid_up_to()))
+        })?
+    };
+    Ok(SourceFile::new(path.display().to_string(), text))
+}
+
+fn write_output(cli: &Cli, output: Option<&Path>, text: &str) -> Result<(), Reported> {
+    let mut text = text.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    match output {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(path) => std::fs::write(path, text).map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", path.display()))),
+    }
+}
+
+/// Prints diagnostics (rendered with source lines, or as JSON).
+fn report(cli: &Cli, source: &SourceFile, diagnostics: &[Diagnostic]) -> Reported {
+    if cli.json {
+        let items: Vec<_> = diagnostics
+            .iter()
+            .map(|d| {
+                let (line, col) = d.primary_span().map(|s| source.line_col(s.start as usize)).unwrap_or((0, 0));
+                serde_json::json!({
+                    "severity": format!("{:?}", d.severity).to_lowercase(),
+                    "message": d.message,
+                    "file": source.name(),
+                    "line": line,
+                    "col": col,
+                    "hints": d.hints,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "ok": false, "diagnostics": items }));
+    } else {
+        eprint!("{}", accc::render_diagnostics(source, diagnostics));
+        let n = diagnostics.len();
+        eprintln!("{n} error{} emitted", if n == 1 { "" } else { "s" });
+    }
+    Reported
+}
+
+/// Prints a failure that has no source location.
+fn fail(cli: &Cli, message: &str) -> Reported {
+    if cli.json {
+        println!("{}", serde_json::json!({ "ok": false, "diagnostics": [{ "severity": "error", "message": message }] }));
+    } else {
+        eprintln!("error: {message}");
+    }
+    Reported
+}

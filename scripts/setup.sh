@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what accc's build and tests need on a fresh Debian machine, and
+# nothing that is already there: LLVM 19's FileCheck and `not`
+# (llvm-19-tools), mlir-opt (mlir-19-tools), libz3 (libz3-dev, for the
+# verifier), a C compiler, and LLVM's `lit` test driver from PyPI.
+# Safe to run repeatedly.
+set -euo pipefail
+
+need_apt=()
+[ -x /usr/lib/llvm-19/bin/FileCheck ] || need_apt+=(llvm-19-tools)
+[ -x /usr/lib/llvm-19/bin/mlir-opt ] || need_apt+=(mlir-19-tools)
+[ -e /usr/include/z3.h ] || need_apt+=(libz3-dev)
+command -v cc >/dev/null || need_apt+=(gcc)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
+fi
+
+if ! python3 -c 'import lit' 2>/dev/null; then
+  echo "setup: installing lit from PyPI"
+  python3 -m pip install -q 'lit>=17' 2>&1 | grep -v "Running pip as the 'root' user" || true
+  python3 -c 'import lit'
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo is missing; install the Rust toolchain (rustup)" >&2; exit 1; }
+echo "setup: ok"
