@@ -47,10 +47,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The candidate closest to `name`, if it is close enough to be a typo.
 fn closest<'n>(name: &str, candidates: impl IntoIterator<Item = &'n str>) -> Option<&'n str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let len = name.chars().count();
+    let limit = (len / 3).max(1);
     candidates
         .into_iter()
         .filter(|c| *c != name)
+        // Any one-letter name is one edit from any other: only suggest a
+        // change of case there.
+        .filter(|c| len > 1 || c.eq_ignore_ascii_case(name))
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, c.to_string()))
@@ -683,7 +687,7 @@ impl<'a> Checker<'a> {
             StmtKind::Assign { target, op, value } => {
                 let place = self.place(body, target);
                 let value = match &place {
-                    Some((_, elem)) => self.value(body, value, Some(Ty::Elem(*elem))),
+                    Some((_, elem)) => self.value_of(body, value, *elem, "the assigned value"),
                     None => {
                         // Still look for errors in the value, without a type.
                         if !self.is_untyped(body, value) {
@@ -728,7 +732,7 @@ impl<'a> Checker<'a> {
                             extents.len(),
                             if extents.len() == 1 { "" } else { "s" },
                         ))
-                        .with_primary(*iter_span, format!("{} extents", extents.len()))
+                        .with_primary(*iter_span, format!("{} extent{}", extents.len(), plural(extents.len())))
                         .with_secondary(vars_span, format!("{} variables", vars.len()))
                         .with_hint("give one extent per loop variable"),
                     );
@@ -814,7 +818,7 @@ impl<'a> Checker<'a> {
             }
             None => match init {
                 Some(init) => {
-                    let value = self.value(body, init, Some(Ty::Elem(ty.elem)));
+                    let value = self.value_of(body, init, ty.elem, "the initial value");
                     if value.is_none() {
                         ok = false;
                     }
@@ -973,7 +977,7 @@ impl<'a> Checker<'a> {
         let mut tensors_passed: Vec<(TensorRef, bool, Span)> = Vec::new();
         for (arg, param) in args.iter().zip(&sig_params) {
             match &param.shape {
-                Some(Shape::Scalar) => match self.value(body, arg, Some(Ty::Elem(param.elem))) {
+                Some(Shape::Scalar) => match self.value_of(body, arg, param.elem, "the argument") {
                     Some(e) => checked_args.push(CallArg::Scalar(e)),
                     None => ok = false,
                 },
@@ -1109,6 +1113,11 @@ impl<'a> Checker<'a> {
                 // is already reported and `check` will fail.
                 None => Resolved::Const(0),
             };
+        }
+        // A loop variable that went out of scope is reported as such even if
+        // a kernel shares its name.
+        if body.dead_loop_vars.iter().any(|(n, _)| *n == id.name) {
+            return Resolved::Undefined;
         }
         if self.kernel_by_name.contains_key(&id.name) {
             return Resolved::Kernel;
@@ -1311,6 +1320,22 @@ impl<'a> Checker<'a> {
         self.require_elem(x)
     }
 
+    /// A value that must have element type `elem` (assigned values, initial
+    /// values, scalar arguments): there are no implicit conversions.
+    fn value_of(&mut self, body: &mut Body, e: &ast::Expr, elem: ElemType, what: &str) -> Checked<Expr> {
+        let x = self.value(body, e, Some(Ty::Elem(elem)))?;
+        if x.ty != Ty::Elem(elem) {
+            let text = self.quote(x.span).unwrap_or_else(|| "x".to_string());
+            self.error(
+                Diagnostic::error(format!("mismatched types: expected `{elem}`, found `{}`", x.ty))
+                    .with_primary(x.span, format!("{what} has type `{}`", x.ty))
+                    .with_hint(format!("there are no implicit conversions; insert a cast such as `{elem}({text})`")),
+            );
+            return None;
+        }
+        Some(x)
+    }
+
     fn require_elem(&mut self, x: Expr) -> Checked<Expr> {
         match x.ty {
             Ty::Elem(_) => Some(x),
@@ -1410,6 +1435,12 @@ impl<'a> Checker<'a> {
                 };
                 if let Some((v, name)) = literal {
                     return self.int_literal(-v, span, expected, name);
+                }
+                if let AstExprKind::Float(f) = inner.kind {
+                    return self.float_literal(-f, span, expected);
+                }
+                if let AstExprKind::Inf = inner.kind {
+                    return self.float_literal(f64::NEG_INFINITY, span, expected);
                 }
                 let x = self.operand(body, operand, expected)?;
                 if let Ty::Elem(t) = x.ty {

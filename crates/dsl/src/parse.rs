@@ -118,7 +118,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::assign_op => "an assignment operator (=, +=, -=, *=, max=, min=)",
         Rule::const_item | Rule::kernel_item | Rule::schedule_item => "`const`, `kernel` or `schedule`",
         Rule::for_stmt | Rule::let_stmt | Rule::call_stmt | Rule::assign_stmt | Rule::block => "a statement",
-        Rule::param | Rule::params => "a parameter",
+        Rule::param => "a parameter",
         Rule::outputs => "`->`",
         Rule::kw_const => "`const`",
         Rule::kw_kernel => "`kernel`",
@@ -189,6 +189,9 @@ fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnost
         }
     }
     // Tokens before words, then alphabetical, so messages are stable.
+    if expected.iter().any(|e| e == "an expression") {
+        expected.retain(|e| e != "`(`" && e != "`-`");
+    }
     expected.sort_by_key(|s| (!s.starts_with('`'), s.clone()));
     let found = found_text(file.text(), pos);
     let message = match expected.len() {
@@ -200,6 +203,16 @@ fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnost
             expected[n - 1]
         ),
     };
+    // When the offending token starts a new line, the mistake is usually at
+    // the end of the previous one (a missing `;` or `)`): point there.
+    let before = file.text().get(..pos).unwrap_or("");
+    let trimmed = before.trim_end();
+    if before[trimmed.len()..].contains('\n') && !trimmed.is_empty() && !expected.is_empty() {
+        let last = trimmed.chars().next_back().map_or(1, char::len_utf8);
+        let end = trimmed.len();
+        let label = format!("expected {} after this", expected[0]);
+        return Diagnostic::error(message).with_primary(Span::new(end - last, end), label);
+    }
     let end = next_char_boundary(file.text(), pos);
     Diagnostic::error(message).with_primary(Span::new(pos, end), "unexpected here")
 }
