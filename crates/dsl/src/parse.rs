@@ -116,7 +116,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::cmp_op | Rule::add_op | Rule::mul_op => "an operator",
         Rule::neg => "an expression",
         Rule::assign_op => "an assignment operator (=, +=, -=, *=, max=, min=)",
-        Rule::const_item | Rule::kernel_item | Rule::schedule_item => "`const`, `kernel` or `schedule`",
+        Rule::const_item | Rule::kernel_item | Rule::schedule_item => "an item (`const`, `kernel`, `schedule`)",
         Rule::for_stmt | Rule::let_stmt | Rule::call_stmt | Rule::assign_stmt | Rule::block => "a statement",
         Rule::param => "a parameter",
         Rule::outputs => "`->`",
@@ -153,6 +153,9 @@ fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnost
             expected.push(s.to_string());
         }
     };
+    // Whole constructs ("a statement") are named only when no token
+    // explains the error better.
+    let mut constructs: Vec<&str> = Vec::new();
     match error.parse_attempts() {
         // The detailed attempts also track literal tokens, so their position
         // is the true furthest point (pest's plain error stops at the last
@@ -172,9 +175,21 @@ fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnost
                 }
             }
             for stack in attempts.call_stacks() {
-                let rule = stack.deepest.get_rule().copied().or(stack.parent);
-                if let Some(desc) = rule.and_then(describe_rule) {
-                    push(desc);
+                // A failed literal is listed above; its parent rule is only
+                // worth naming when it is itself a token (a name, a number),
+                // not a whole construct around the literal.
+                let rule = match stack.deepest.get_rule() {
+                    Some(rule) => Some(*rule),
+                    None => stack.parent.filter(|r| is_token_rule(*r)),
+                };
+                if let Some(rule) = rule {
+                    if let Some(desc) = describe_rule(rule) {
+                        if is_construct_rule(rule) {
+                            constructs.push(desc);
+                        } else {
+                            push(desc);
+                        }
+                    }
                 }
             }
         }
@@ -189,6 +204,13 @@ fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnost
         }
     }
     // Tokens before words, then alphabetical, so messages are stable.
+    if expected.iter().all(|e| !e.starts_with('`')) {
+        for c in constructs {
+            if !expected.iter().any(|e| e == c) {
+                expected.push(c.to_string());
+            }
+        }
+    }
     if expected.iter().any(|e| e == "an expression") {
         expected.retain(|e| e != "`(`" && e != "`-`");
     }
@@ -203,18 +225,95 @@ fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnost
             expected[n - 1]
         ),
     };
-    // When the offending token starts a new line, the mistake is usually at
-    // the end of the previous one (a missing `;` or `)`): point there.
-    let before = file.text().get(..pos).unwrap_or("");
-    let trimmed = before.trim_end();
-    if before[trimmed.len()..].contains('\n') && !trimmed.is_empty() && !expected.is_empty() {
-        let last = trimmed.chars().next_back().map_or(1, char::len_utf8);
-        let end = trimmed.len();
-        let label = format!("expected {} after this", expected[0]);
-        return Diagnostic::error(message).with_primary(Span::new(end - last, end), label);
+    // When the offending token starts a new line and a closing token is
+    // expected, the mistake is at the end of the previous line (a missing
+    // `;` or `)`): point there.
+    let closer = expected.iter().find(|e| matches!(e.as_str(), "`;`" | "`)`" | "`]`" | "`}`"));
+    if let (Some(closer), Some((start, end, newline))) = (closer, previous_token(file.text(), pos)) {
+        if newline {
+            let label = format!("expected {closer} after this");
+            return Diagnostic::error(message).with_primary(Span::new(start, end), label);
+        }
     }
     let end = next_char_boundary(file.text(), pos);
     Diagnostic::error(message).with_primary(Span::new(pos, end), "unexpected here")
+}
+
+fn is_construct_rule(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::const_item
+            | Rule::kernel_item
+            | Rule::schedule_item
+            | Rule::for_stmt
+            | Rule::let_stmt
+            | Rule::call_stmt
+            | Rule::assign_stmt
+            | Rule::block
+            | Rule::step
+            | Rule::param
+            | Rule::sched_arg
+            | Rule::sched_list
+            | Rule::grid_iter
+            | Rule::range_iter
+            | Rule::dims
+            | Rule::indices
+            | Rule::outputs
+    )
+}
+
+fn is_token_rule(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::ident
+            | Rule::word
+            | Rule::elem_type
+            | Rule::int
+            | Rule::float
+            | Rule::inf
+            | Rule::string
+            | Rule::sched_int
+            | Rule::sched_float
+            | Rule::path
+            | Rule::cmp_op
+            | Rule::add_op
+            | Rule::mul_op
+            | Rule::assign_op
+            | Rule::neg
+    )
+}
+
+/// The byte range of the last character of the last token before `pos`
+/// (skipping whitespace and comments), and whether a line break separates
+/// it from `pos`.
+fn previous_token(text: &str, pos: usize) -> Option<(usize, usize, bool)> {
+    let bytes = text.as_bytes();
+    let pos = pos.min(bytes.len());
+    let mut last: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while i < pos {
+        if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'/') {
+            while i < pos && bytes[i] != b'\n' {
+                i += 1;
+            }
+        } else if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            i += 2;
+            while i < pos && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                i += 1;
+            }
+            i += 2;
+        } else if bytes[i].is_ascii_whitespace() {
+            i += 1;
+        } else {
+            let start = i;
+            let len = text.get(i..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
+            i += len;
+            last = Some((start, i));
+        }
+    }
+    let (start, end) = last?;
+    let newline = text.get(end..pos).is_some_and(|between| between.contains('\n'));
+    Some((start, end, newline))
 }
 
 fn next_char_boundary(text: &str, pos: usize) -> usize {
