@@ -419,3 +419,51 @@ fn an_undefined_local_tensor_reports_once() {
     let (diags, text) = diagnose(&kernel("  let t: i32[Q];\n  t[0] = 1;\n  C[0, 0] = t[0] + t[1];"));
     assert_eq!(diags.len(), 1, "{text}");
 }
+
+// ------------------------------------------------------------------ more kinds
+
+#[test]
+fn float_literal_out_of_range() {
+    expect_one(&kernel("  let x: f32 = 1e999;"), "float literal is out of range", "3:16");
+}
+
+#[test]
+fn assigning_to_a_loop_variable() {
+    expect_one(&kernel("  for i in range(0, 4) {\n    i = 1;\n  }"), "cannot assign to loop variable `i`", "4:5");
+}
+
+#[test]
+fn tensor_used_as_a_scalar() {
+    let text = expect_one(&kernel("  C[0, 0] = i32(A);"), "tensor `A` is used as a scalar value", "3:17");
+    assert!(text.contains("`A[i, j]`"), "{text}");
+}
+
+#[test]
+fn scalar_cannot_be_indexed() {
+    expect_one(&kernel("  let x: f32 = s[0];"), "`s` is a scalar and cannot be indexed", "3:16");
+}
+
+#[test]
+fn local_tensor_cannot_have_an_initializer() {
+    expect_one(&kernel("  let t: i32[4] = 0;"), "local tensor `t` cannot have an initial value", "3:19");
+}
+
+#[test]
+fn cast_takes_one_argument() {
+    expect_one(&kernel("  let x: f32 = f32(s, s);"), "a cast to `f32` takes exactly one argument", "3:16");
+}
+
+#[test]
+fn dimensions_must_be_constants() {
+    expect_one(
+        &kernel("  for i in range(0, 4) {\n    let t: f32[i];\n  }"),
+        "`i` is not a constant",
+        "4:16",
+    );
+}
+
+#[test]
+fn kernel_used_in_an_expression() {
+    let text = expect_one(&kernel("  let x: f32 = k(s);"), "cannot find function `k`", "3:16");
+    assert!(text.contains("kernels are called as statements"), "{text}");
+}
