@@ -291,12 +291,25 @@ pub enum ExprKind {
     /// whole to a kernel call.
     Name(Ident),
     /// `A[i, k]`
-    Access { tensor: Ident, indices: Vec<Expr> },
+    Access {
+        tensor: Ident,
+        indices: Vec<Expr>,
+    },
     /// `f(args)`: an intrinsic (`min`, `exp`, `select`, ...) or a cast when
     /// the callee is a type name (`i32(x)`).
-    Call { callee: Ident, args: Vec<Expr> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Call {
+        callee: Ident,
+        args: Vec<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `( e )`, kept so spans and `--emit ast` show what was written.
     Paren(Box<Expr>),
 }

@@ -292,11 +292,8 @@ impl<'a> Checker<'a> {
             }
         }
 
-        let kernels: Vec<&ast::KernelDecl> = program
-            .items
-            .iter()
-            .filter_map(|i| if let ast::Item::Kernel(k) = i { Some(k) } else { None })
-            .collect();
+        let kernels: Vec<&ast::KernelDecl> =
+            program.items.iter().filter_map(|i| if let ast::Item::Kernel(k) = i { Some(k) } else { None }).collect();
         for (i, k) in kernels.iter().enumerate() {
             self.kernel_by_name.entry(k.name.name.clone()).or_insert(KernelId(i as u32));
         }
@@ -622,11 +619,7 @@ impl<'a> Checker<'a> {
                     .collect();
                 // Point at the call that leaves `start` along the cycle.
                 let next = path.get(1).copied().unwrap_or(start);
-                let span = graph[start]
-                    .iter()
-                    .find(|(k, _)| k.index() == next)
-                    .map(|(_, s)| *s)
-                    .unwrap_or_default();
+                let span = graph[start].iter().find(|(k, _)| k.index() == next).map(|(_, s)| *s).unwrap_or_default();
                 let msg = if path.len() == 1 {
                     format!("kernel {} calls itself", names[0])
                 } else {
@@ -880,12 +873,9 @@ impl<'a> Checker<'a> {
             let is_output = body.params.get(p.index()).is_some_and(|p| p.is_output);
             if !is_output {
                 let scalar = matches!(shape, Some(Shape::Scalar));
-                let d = Diagnostic::error(format!(
-                    "cannot write to input parameter `{}`",
-                    name.name
-                ))
-                .with_primary(name.span, "written here")
-                .with_secondary(decl_span, "declared as an input here");
+                let d = Diagnostic::error(format!("cannot write to input parameter `{}`", name.name))
+                    .with_primary(name.span, "written here")
+                    .with_secondary(decl_span, "declared as an input here");
                 self.error(if scalar {
                     d.with_hint(format!(
                         "parameters are read-only; copy it into a local: `let x: {elem} = {};`",
@@ -947,7 +937,7 @@ impl<'a> Checker<'a> {
             }
             return None;
         };
-        let Some(sig) = self.sigs.get(callee_id.index()) else { return None };
+        let sig = self.sigs.get(callee_id.index())?;
         let sig_params = sig.params.clone();
         let sig_span = sig.signature_span;
         let n_in = sig_params.iter().filter(|p| !p.is_output).count();
@@ -996,7 +986,9 @@ impl<'a> Checker<'a> {
             if !*is_out {
                 continue;
             }
-            if let Some((_, _, other)) = tensors_passed.iter().enumerate().find(|(j, (u, _, _))| *j != i && u == t).map(|(_, x)| x) {
+            if let Some((_, _, other)) =
+                tensors_passed.iter().enumerate().find(|(j, (u, _, _))| *j != i && u == t).map(|(_, x)| x)
+            {
                 ok = false;
                 self.error(
                     Diagnostic::error("a tensor passed as an output cannot also be passed as another argument")
@@ -1061,9 +1053,12 @@ impl<'a> Checker<'a> {
         let (_, decl_span, elem, shape) = body.value_info(sym)?;
         if let Some(Shape::Scalar) = shape {
             self.error(
-                Diagnostic::error(format!("`{}` is a scalar, but parameter `{}` of `{}` is a tensor", id.name, param.name, callee.name))
-                    .with_primary(id.span, "a scalar")
-                    .with_secondary(param.span, "parameter declared here"),
+                Diagnostic::error(format!(
+                    "`{}` is a scalar, but parameter `{}` of `{}` is a tensor",
+                    id.name, param.name, callee.name
+                ))
+                .with_primary(id.span, "a scalar")
+                .with_secondary(param.span, "parameter declared here"),
             );
             return None;
         }
@@ -1164,7 +1159,10 @@ impl<'a> Checker<'a> {
                     indices.len(),
                     if indices.len() == 1 { "ex is" } else { "ices are" }
                 ))
-                .with_primary(access_span, format!("{} ind{}", indices.len(), if indices.len() == 1 { "ex" } else { "ices" }))
+                .with_primary(
+                    access_span,
+                    format!("{} ind{}", indices.len(), if indices.len() == 1 { "ex" } else { "ices" }),
+                )
                 .with_secondary(decl_span, format!("declared with shape {}", Shape::Tensor(dims.clone()))),
             );
             return None;
@@ -1220,7 +1218,10 @@ impl<'a> Checker<'a> {
                 Resolved::Const(v) => Some(Affine::constant(v)),
                 Resolved::Sym(Sym::LoopVar(v)) => Some(Affine::var(v)),
                 Resolved::Sym(_) => {
-                    self.error(not_affine(id.span, &format!("`{}` is a runtime value, not a loop variable or constant", id.name)));
+                    self.error(not_affine(
+                        id.span,
+                        &format!("`{}` is a runtime value, not a loop variable or constant", id.name),
+                    ));
                     None
                 }
                 Resolved::Kernel => {
@@ -1262,10 +1263,7 @@ impl<'a> Checker<'a> {
                             self.overflow_checked(v.map(Affine::constant), e.span)
                         }
                         _ => {
-                            self.error(not_affine(
-                                e.span,
-                                "division or remainder of a loop variable",
-                            ));
+                            self.error(not_affine(e.span, "division or remainder of a loop variable"));
                             None
                         }
                     },
@@ -1478,7 +1476,9 @@ impl<'a> Checker<'a> {
             Some(Ty::Index) => match i64::try_from(v) {
                 Ok(v) => Some(Expr { kind: ExprKind::Int(v), ty: Ty::Index, span }),
                 Err(_) => {
-                    self.error(Diagnostic::error(format!("{what} does not fit in an index")).with_primary(span, "too large"));
+                    self.error(
+                        Diagnostic::error(format!("{what} does not fit in an index")).with_primary(span, "too large"),
+                    );
                     None
                 }
             },
@@ -1538,7 +1538,9 @@ impl<'a> Checker<'a> {
                 self.error(
                     Diagnostic::error(format!("float literal `{text}` used where `{other}` is expected"))
                         .with_primary(span, format!("expected `{other}`"))
-                        .with_hint("float literals need a float type (f16, bf16, f32); use an integer literal, or cast"),
+                        .with_hint(
+                            "float literals need a float type (f16, bf16, f32); use an integer literal, or cast",
+                        ),
                 );
                 None
             }
@@ -1708,9 +1710,6 @@ impl<'a> Checker<'a> {
                                 .with_hint(format!("cast it first, e.g. `{}(f32({text}))`", func.name())),
                         );
                         return None;
-                    }
-                    if func == Intrinsic::Abs && !t.is_signed() {
-                        // abs of an unsigned value is the value itself: allowed.
                     }
                 }
                 vec![x]

@@ -22,8 +22,8 @@
 //! `affine.load`/`affine.store` with the [`Affine`] indices; a
 //! [`Stmt::Call`] is a `func.call`.
 
-use crate::ast::{AssignOp, BinOp, ElemType, ScheduleStep};
 use crate::ast::ser_span;
+use crate::ast::{AssignOp, BinOp, ElemType, ScheduleStep};
 use accc_ir::diag::Span;
 use serde::Serialize;
 
@@ -280,14 +280,24 @@ pub enum ExprKind {
     /// Type `index`.
     LoopVar(LoopVarId),
     /// Reads one element; `indices.len()` is the tensor's rank.
-    Load { tensor: TensorRef, indices: Vec<Affine> },
+    Load {
+        tensor: TensorRef,
+        indices: Vec<Affine>,
+    },
     /// Negation of a signed integer, float or index.
     Neg(Box<Expr>),
     /// Both operands have the same type; `ty` is that type, or `Bool` for a
     /// comparison. Integer `/` and `%` truncate toward zero (as in C) and
     /// follow the signedness of the type.
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
-    Intrinsic { func: Intrinsic, args: Vec<Expr> },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Intrinsic {
+        func: Intrinsic,
+        args: Vec<Expr>,
+    },
     /// Converts `operand` (an element type or index) to `ty`.
     Cast(Box<Expr>),
 }

@@ -138,7 +138,8 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
 }
 
 /// Operator tokens are summarized as "an operator" / "an expression".
-const OPERATORS: [&str; 16] = ["==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "+=", "-=", "*=", "max=", "min="];
+const OPERATORS: [&str; 16] =
+    ["==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "+=", "-=", "*=", "max=", "min="];
 
 const KEYWORDS: [&str; 8] = ["const", "kernel", "schedule", "for", "let", "in", "grid", "range"];
 
@@ -219,11 +220,7 @@ fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnost
     let message = match expected.len() {
         0 => format!("syntax error: unexpected {found}"),
         1 => format!("syntax error: expected {}, found {found}", expected[0]),
-        n => format!(
-            "syntax error: expected {} or {}, found {found}",
-            expected[..n - 1].join(", "),
-            expected[n - 1]
-        ),
+        n => format!("syntax error: expected {} or {}, found {found}", expected[..n - 1].join(", "), expected[n - 1]),
     };
     // When the offending token starts a new line and a closing token is
     // expected, the mistake is at the end of the previous line (a missing
@@ -328,7 +325,8 @@ fn found_text(text: &str, pos: usize) -> String {
     match chars.next() {
         None => "end of file".to_string(),
         Some(c) if c.is_alphanumeric() || c == '_' => {
-            let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').take(24).collect();
+            let word: String =
+                rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').take(24).collect();
             format!("`{word}`")
         }
         Some('\n') | Some('\r') => "end of line".to_string(),
@@ -715,9 +713,8 @@ impl Builder {
             Rule::sched_int => match pair.as_str().parse::<i64>() {
                 Ok(v) => ScheduleValueKind::Int(v),
                 Err(_) => {
-                    self.diags.push(
-                        Diagnostic::error("integer is too large").with_primary(span, "does not fit in 64 bits"),
-                    );
+                    self.diags
+                        .push(Diagnostic::error("integer is too large").with_primary(span, "does not fit in 64 bits"));
                     ScheduleValueKind::Int(0)
                 }
             },

@@ -48,7 +48,10 @@ fn spec() -> Program {
 #[test]
 fn signature_and_shapes_are_concrete() {
     let p = spec();
-    assert_eq!(p.consts.iter().map(|c| (c.name.as_str(), c.value)).collect::<Vec<_>>(), [("M", 512), ("K", 512), ("N", 512)]);
+    assert_eq!(
+        p.consts.iter().map(|c| (c.name.as_str(), c.value)).collect::<Vec<_>>(),
+        [("M", 512), ("K", 512), ("N", 512)]
+    );
     let (_, gemm) = p.kernel("gemm").expect("gemm");
     let params: Vec<(&str, ElemType, &Shape, bool)> =
         gemm.params.iter().map(|p| (p.name.as_str(), p.elem, &p.shape, p.is_output)).collect();

@@ -62,7 +62,8 @@ fn undefined_name_suggests_a_close_one() {
 
 #[test]
 fn undefined_constant_in_a_shape() {
-    let text = expect_one("const ROWS = 4;\nkernel k(A: i8[ROW]) -> (C: i8[4]) {}", "cannot find constant `ROW`", "2:16");
+    let text =
+        expect_one("const ROWS = 4;\nkernel k(A: i8[ROW]) -> (C: i8[4]) {}", "cannot find constant `ROW`", "2:16");
     assert!(text.contains("did you mean `ROWS`?"), "{text}");
 }
 
@@ -155,7 +156,9 @@ fn affine_index_out_of_bounds() {
 #[test]
 fn negative_affine_index_in_a_triangular_nest() {
     expect_one(
-        &kernel("  for i in range(0, M) {\n    for j in range(0, i + 1) {\n      C[i, j] = i32(A[i, j - 1]);\n    }\n  }"),
+        &kernel(
+            "  for i in range(0, M) {\n    for j in range(0, i + 1) {\n      C[i, j] = i32(A[i, j - 1]);\n    }\n  }",
+        ),
         "index `j - 1` is out of bounds",
         "5:26",
     );
@@ -192,7 +195,8 @@ fn non_positive_dimension() {
 
 #[test]
 fn type_mismatch_suggests_a_cast() {
-    let text = expect_one(&kernel("  C[0, 0] = i32(A[0, 0]) + A[0, 1];"), "mismatched types `i32` and `i8` in `+`", "3:13");
+    let text =
+        expect_one(&kernel("  C[0, 0] = i32(A[0, 0]) + A[0, 1];"), "mismatched types `i32` and `i8` in `+`", "3:13");
     assert!(text.contains("insert a cast such as `i32(A[0, 1])`"), "{text}");
 }
 
@@ -221,7 +225,11 @@ fn float_literal_needs_a_float_context() {
 
 #[test]
 fn untyped_literal_arithmetic_needs_a_context() {
-    expect_one(&kernel("  let x: f32 = select(1 < 2, s, 2.0);"), "cannot infer the type of integer literal `1`", "3:23");
+    expect_one(
+        &kernel("  let x: f32 = select(1 < 2, s, 2.0);"),
+        "cannot infer the type of integer literal `1`",
+        "3:23",
+    );
 }
 
 #[test]
@@ -246,16 +254,16 @@ fn loop_variable_in_arithmetic_with_a_value() {
 
 #[test]
 fn comparison_only_as_select_condition() {
-    expect_one(
-        &kernel("  let x: f32 = f32(s < 1.0);"),
-        "a comparison can only be the condition of `select`",
-        "3:20",
-    );
+    expect_one(&kernel("  let x: f32 = f32(s < 1.0);"), "a comparison can only be the condition of `select`", "3:20");
 }
 
 #[test]
 fn select_condition_must_be_a_comparison() {
-    expect_one(&kernel("  let x: f32 = select(s, 1.0, 2.0);"), "the condition of `select` must be a comparison", "3:23");
+    expect_one(
+        &kernel("  let x: f32 = select(s, 1.0, 2.0);"),
+        "the condition of `select` must be a comparison",
+        "3:23",
+    );
 }
 
 #[test]
@@ -368,11 +376,7 @@ fn scalar_output() {
 
 #[test]
 fn grid_with_mismatched_variables_and_extents() {
-    let text = expect_one(
-        &kernel("  for i, j in grid(M) {\n  }"),
-        "`grid` has 2 loop variables but 1 extent",
-        "3:15",
-    );
+    let text = expect_one(&kernel("  for i, j in grid(M) {\n  }"), "`grid` has 2 loop variables but 1 extent", "3:15");
     assert!(text.contains("2 variables"), "{text}");
 }
 
@@ -409,7 +413,8 @@ fn all_independent_errors_are_reported_without_cascades() {
     ));
     assert_eq!(diags.len(), 4, "{text}");
     // In source order.
-    let lines: Vec<usize> = ["t.acc:3:", "t.acc:4:", "t.acc:5:", "t.acc:6:"].iter().map(|l| text.find(l).unwrap_or(usize::MAX)).collect();
+    let lines: Vec<usize> =
+        ["t.acc:3:", "t.acc:4:", "t.acc:5:", "t.acc:6:"].iter().map(|l| text.find(l).unwrap_or(usize::MAX)).collect();
     assert!(lines.windows(2).all(|w| w[0] < w[1]), "{text}");
 }
 
@@ -455,11 +460,7 @@ fn cast_takes_one_argument() {
 
 #[test]
 fn dimensions_must_be_constants() {
-    expect_one(
-        &kernel("  for i in range(0, 4) {\n    let t: f32[i];\n  }"),
-        "`i` is not a constant",
-        "4:16",
-    );
+    expect_one(&kernel("  for i in range(0, 4) {\n    let t: f32[i];\n  }"), "`i` is not a constant", "4:16");
 }
 
 #[test]

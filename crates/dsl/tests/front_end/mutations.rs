@@ -97,7 +97,10 @@ fn a_thousand_mutations_never_panic() {
                     let span = d.primary_span().unwrap_or_else(|| panic!("case {case}: no primary span: {d:?}"));
                     assert!(span.end as usize <= mutated.len(), "case {case}: span past the end: {d:?}");
                 }
-                assert!(text.contains(&format!("{name}#{case}:")), "case {case}: rendering lacks the location:\n{text}");
+                assert!(
+                    text.contains(&format!("{name}#{case}:")),
+                    "case {case}: rendering lacks the location:\n{text}"
+                );
             }
         }
     }
@@ -110,6 +113,18 @@ fn pathological_inputs_are_rejected_without_panicking() {
     let deep_parens = format!("const X = {}1{};", "(".repeat(5000), ")".repeat(5000));
     let long_sum = format!("const X = {};", vec!["1"; 20000].join(" + "));
     let deep_negs = format!("const X = {}1;", "-".repeat(20000));
+    // Just inside the limits: must be accepted (and not overflow a test
+    // thread's 2 MiB stack in a debug build).
+    let deepest_ok = format!(
+        "kernel k(s: f32) -> (C: f32[1]) {{\n  C[0] = {} + {}s{};\n}}",
+        vec!["s"; 250].join(" + "),
+        "(-".repeat(98),
+        ")".repeat(98)
+    );
+    let file = SourceFile::new("deep.acc", deepest_ok);
+    if let Err(diags) = accc_dsl::parse_and_check(&file) {
+        panic!("{}", render(&file, &diags));
+    }
     let cases = [
         deep_parens,
         long_sum,
