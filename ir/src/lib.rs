@@ -11,7 +11,8 @@
 //! - [`types`], [`attrs`], [`affine`]: types, attributes, affine maps/sets;
 //! - [`builder`]: an insertion point plus constructors for the dialects'
 //!   ops; [`dialects`]: per-dialect op knowledge (names, verification);
-//! - [`verify`]: the structural verifier; [`diag`]: located diagnostics.
+//! - [`verify`]: the structural verifier; [`diag`]: located diagnostics;
+//! - [`text`]: MLIR's textual form (printer, parser, structural equality).
 
 pub mod affine;
 pub mod attrs;
@@ -20,6 +21,7 @@ pub mod diag;
 pub mod dialects;
 pub mod entity;
 pub mod module;
+pub mod text;
 pub mod types;
 pub mod verify;
 
@@ -29,4 +31,5 @@ pub use builder::Builder;
 pub use verify::{verify_module, VerifyError};
 pub use entity::{Block, Op, Region, Value};
 pub use module::{IrError, Location, Module, OpData, OpSpec, Use, ValueDef, ValueMap};
+pub use text::{parse_module, print_module, structurally_equal};
 pub use types::{FunctionType, MemRefType, MemorySpace, Type};

@@ -1,0 +1,4 @@
+//! Tests of the text format: hand-written round trips, error messages,
+//! property tests over random modules, and `mlir-opt` acceptance.
+
+mod roundtrip;
