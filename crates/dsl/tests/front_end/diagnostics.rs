@@ -468,3 +468,14 @@ fn kernel_used_in_an_expression() {
     let text = expect_one(&kernel("  let x: f32 = k(s);"), "cannot find function `k`", "3:16");
     assert!(text.contains("kernels are called as statements"), "{text}");
 }
+
+#[test]
+fn assigning_to_a_constant() {
+    expect_one(&kernel("  M = 1;"), "cannot assign to constant `M`", "3:3");
+}
+
+#[test]
+fn expression_too_deep() {
+    let src = format!("const X = {};", vec!["1"; 300].join(" + "));
+    expect_one(&src, "expression is nested more than 256 levels deep", "1:11");
+}
