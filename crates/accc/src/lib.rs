@@ -33,14 +33,21 @@ pub struct CompileOptions {
 pub fn compile(file: &SourceFile, options: &CompileOptions) -> Result<Module, Vec<Diagnostic>> {
     let program = dsl::parse_and_check(file)?;
     if let Some(name) = &options.schedule {
-        let schedule = dsl::find_schedule(&program, name)?;
+        let Some(schedule) = program.schedules.iter().find(|s| s.name == *name) else {
+            let known: Vec<&str> = program.schedules.iter().map(|s| s.name.as_str()).collect();
+            return Err(vec![Diagnostic::error(format!("no schedule named `{name}` in {}", file.name()))
+                .with_primary(Span::new(0, 0), "")
+                .with_hint(if known.is_empty() {
+                    "this file declares no schedules".to_string()
+                } else {
+                    format!("schedules in this file: {}", known.join(", "))
+                })]);
+        };
+        let target = &program.kernels[schedule.kernel.index()].name;
         if let Some(kernel) = &options.kernel {
-            if schedule.kernel != *kernel {
-                return Err(vec![Diagnostic::error(format!(
-                    "schedule `{name}` is for kernel `{}`, not `{kernel}`",
-                    schedule.kernel
-                ))
-                .with_primary(schedule.span, "declared here")]);
+            if target != kernel {
+                return Err(vec![Diagnostic::error(format!("schedule `{name}` is for kernel `{target}`, not `{kernel}`"))
+                    .with_primary(schedule.span, "declared here")]);
             }
         }
         return Err(vec![Diagnostic::error(format!(

@@ -11,6 +11,7 @@
 pub mod ast;
 mod check;
 pub mod checked;
+pub mod lower;
 mod parse;
 
 pub use parse::{MAX_EXPR_DEPTH, MAX_NESTING};

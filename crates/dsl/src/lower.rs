@@ -130,8 +130,9 @@ impl<'a> KernelLowering<'a> {
             self.module.set_name_hint(v, &p.name);
             self.params.push(v);
         }
+        let loc = self.loc(kernel.span);
         let mut b = Builder::at_end(self.module, entry);
-        b.set_loc(self.loc(kernel.span));
+        b.set_loc(loc);
         let ret = func::build_return(&mut b, &[]);
         self.lower_block(&kernel.body, ret, true);
     }
@@ -273,11 +274,17 @@ impl<'a> KernelLowering<'a> {
         }
     }
 
-    /// An affine map over the loop variables the forms use (as dims, in id
-    /// order) and the induction variables to pass as its operands.
+    /// The loop variables the forms use, numbered as dims in order of first
+    /// appearance (the order in which MLIR's parser numbers the SSA names of
+    /// the pretty form `%A[%k, %j]`, so printing it loses nothing), and the
+    /// induction variables to pass as the map's operands.
     fn affine_operands(&self, forms: &[&Affine]) -> (Vec<LoopVarId>, Vec<Value>) {
-        let vars: BTreeSet<LoopVarId> = forms.iter().flat_map(|f| f.terms.iter().map(|(v, _)| *v)).collect();
-        let vars: Vec<LoopVarId> = vars.into_iter().collect();
+        let mut vars: Vec<LoopVarId> = vec![];
+        for (var, _) in forms.iter().flat_map(|f| f.terms.iter()) {
+            if !vars.contains(var) {
+                vars.push(*var);
+            }
+        }
         let operands = vars.iter().map(|v| self.ivs[v]).collect();
         (vars, operands)
     }
@@ -401,7 +408,7 @@ fn f16_round(v: f64) -> f64 {
     }
     // Quantum of f16 at this magnitude: 2^(e-10), with subnormals at 2^-24.
     let e = a.log2().floor().max(-14.0);
-    let quantum = 2f64.powf(e - 10.0);
+    let quantum = 2f64.powf(f64::from(e) - 10.0);
     let q = (a as f64 / quantum).round_ties_even() * quantum;
     q.copysign(v)
 }
