@@ -146,7 +146,12 @@ pub fn format_float(value: f64, ty: &Type) -> String {
 
 fn f16_bits_of_nonfinite(value: f64) -> u16 {
     if value.is_nan() {
-        0x7E00
+        // Keep the sign so that `-nan` prints back to itself.
+        if value.is_sign_negative() {
+            0xFE00
+        } else {
+            0x7E00
+        }
     } else if value > 0.0 {
         0x7C00
     } else {

@@ -288,6 +288,15 @@ pub(crate) fn write_set(out: &mut String, s: &IntegerSet) {
 /// the parser reads back into those trees), and nothing else uses `-`
 /// except negative literals.
 pub(crate) fn write_expr(out: &mut String, e: &AffineExpr, parent_prec: u8, name: &mut dyn FnMut(&mut String, bool, u32)) {
+    // `x * -1` prints as `-x` (unary minus binds tightest, as in MLIR),
+    // except for a constant `x`, whose negation would read back as a literal.
+    if let AffineExpr::Mul(x, y) = e {
+        if y.as_const() == Some(-1) && x.as_const().is_none() {
+            out.push('-');
+            write_expr(out, x, 3, name);
+            return;
+        }
+    }
     let prec = match e {
         AffineExpr::Add(..) => 1,
         AffineExpr::Mul(..) | AffineExpr::FloorDiv(..) | AffineExpr::CeilDiv(..) | AffineExpr::Mod(..) => 2,
@@ -1285,6 +1294,9 @@ mod tests {
         assert_eq!(show(&d(0).add(c(i64::MIN))), "d0 + -9223372036854775808");
         assert_eq!(show(&d(0).mul(c(16)).add(E::Sym(0))), "d0 * 16 + s0");
         assert_eq!(show(&d(0).mul(d(1).add(c(1)).mul(c(2)))), "d0 * ((d1 + 1) * 2)");
+        assert_eq!(show(&d(0).mul(c(-1)).add(c(15))), "-d0 + 15");
+        assert_eq!(show(&c(2).mul(d(0).add(d(1)).mul(c(-1)))), "2 * -(d0 + d1)");
+        assert_eq!(show(&d(0).mul(c(2)).mul(c(-1))), "-(d0 * 2)");
     }
 
     #[test]
