@@ -37,14 +37,14 @@ def find_tool(name, fallback=None):
 config.substitutions.append(("%examples", os.path.join(repo, "examples")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 # Word-boundary patterns so `accc` does not rewrite paths containing it.
-config.substitutions.append((r"\bFileCheck\b", find_tool("FileCheck", "filecheck")))
-config.substitutions.append((r"\bnot\b", find_tool("not")))
+config.substitutions.append((r"(?<![\w/.-])FileCheck(?![\w/.-])", find_tool("FileCheck", "filecheck")))
+config.substitutions.append((r"(?<![\w/.-])not(?![\w/.-])", find_tool("not")))
 config.substitutions.append((r"(?<![\w/.-])accc(?![\w/.-])", accc))
 
 mlir_opt = os.path.join(llvm_bin, "mlir-opt")
 if os.path.exists(mlir_opt):
     config.available_features.add("mlir-opt")
-    config.substitutions.append((r"\bmlir-opt\b", mlir_opt))
+    config.substitutions.append((r"(?<![\w/.-])mlir-opt(?![\w/.-])", mlir_opt))
 else:
     lit_config.warning(f"mlir-opt not found at {mlir_opt}: tests that need it are UNSUPPORTED (run scripts/setup.sh)")
 

@@ -21,10 +21,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
 fi
 
-if ! python3 -c 'import lit' 2>/dev/null; then
+if ! python3 -c 'import lit.main' 2>/dev/null; then
   echo "setup: installing lit from PyPI"
   python3 -m pip install -q 'lit>=17' 2>&1 | grep -v "Running pip as the 'root' user" || true
-  python3 -c 'import lit'
+  python3 -c 'import lit.main'
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo is missing; install the Rust toolchain (rustup)" >&2; exit 1; }

@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --workspace --locked
 cargo test --workspace --locked
-python3 -m lit -sv lit-tests
+python3 -c "from lit.main import main; main()" -sv lit-tests
