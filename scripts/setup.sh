@@ -23,7 +23,10 @@ fi
 
 if ! python3 -c 'import lit.main' 2>/dev/null; then
   echo "setup: installing lit from PyPI"
-  python3 -m pip install -q 'lit>=17' 2>&1 | grep -v "Running pip as the 'root' user" || true
+  # A Debian system Python refuses plain `pip install` (PEP 668); fall back
+  # to --break-system-packages there, which only adds the pure-Python lit.
+  python3 -m pip install -q --root-user-action=ignore 'lit>=17' \
+    || python3 -m pip install -q --root-user-action=ignore --break-system-packages 'lit>=17'
   python3 -c 'import lit.main'
 fi
 
