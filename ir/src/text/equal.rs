@@ -85,7 +85,11 @@ impl Comparer<'_> {
         }
         if let Some((na, nb)) = &self.names {
             if na.get(x) != nb.get(y) {
-                return Err(format!("{path}: {what} is named `%{}` vs `%{}`", na.get(x).unwrap_or("?"), nb.get(y).unwrap_or("?")));
+                return Err(format!(
+                    "{path}: {what} is named `%{}` vs `%{}`",
+                    na.get(x).unwrap_or("?"),
+                    nb.get(y).unwrap_or("?")
+                ));
             }
         }
         self.map.insert(x, y);

@@ -324,8 +324,8 @@ mod tests {
         assert_eq!(
             kinds("%0 = \"a.b\"(%x#1) : (i32) -> () // c\n ^bb0 @f @\"q\" #map !d.t 0x7F 1.5e-3 >= == -"),
             vec![
-                PercentId, Equal, Str, LParen, PercentId, HashId, RParen, Colon, LParen, BareId, RParen, Arrow, LParen,
-                RParen, CaretId, AtId, AtId, HashId, BangId, Int, Float, GreaterEq, EqEq, Minus, Eof
+                PercentId, Equal, Str, LParen, PercentId, HashId, RParen, Colon, LParen, BareId, RParen, Arrow, LParen, RParen,
+                CaretId, AtId, AtId, HashId, BangId, Int, Float, GreaterEq, EqEq, Minus, Eof
             ]
         );
         assert_eq!(kinds("\"open"), vec![Error]);

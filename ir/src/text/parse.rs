@@ -313,11 +313,8 @@ impl<'a> Parser<'a> {
     fn symbol_name(&mut self) -> PResult<(String, Span)> {
         let t = self.expect(Tok::AtId, "")?;
         let text = &self.text(t)[1..];
-        let name = if text.starts_with('"') {
-            decode_string(text).map_err(|(_, msg)| err(t.span, msg))?
-        } else {
-            text.to_string()
-        };
+        let name =
+            if text.starts_with('"') { decode_string(text).map_err(|(_, msg)| err(t.span, msg))? } else { text.to_string() };
         if self.at(Tok::Colon) && self.bytes.get(self.tok.span.end as usize) == Some(&b':') {
             return Err(err(self.tok.span, "nested symbol references (`@a::@b`) are not supported"));
         }
@@ -400,7 +397,10 @@ impl<'a> Parser<'a> {
         if actual != expected {
             return Err(err(
                 span,
-                format!("`{}` has type `{actual}`, but the op's syntax declares `{expected}`", self.src.get(span.range()).unwrap_or("value")),
+                format!(
+                    "`{}` has type `{actual}`, but the op's syntax declares `{expected}`",
+                    self.src.get(span.range()).unwrap_or("value")
+                ),
             ));
         }
         Ok(())
@@ -610,11 +610,7 @@ impl<'a> Parser<'a> {
         }
         let mut next = 0;
         for (name, count, grouped, span) in result_names {
-            let def = if !grouped {
-                Def::Single(results[next])
-            } else {
-                Def::Group(results[next..next + count].to_vec())
-            };
+            let def = if !grouped { Def::Single(results[next]) } else { Def::Group(results[next..next + count].to_vec()) };
             next += count;
             self.define(&name, def, span)?;
         }
@@ -627,7 +623,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-        fn finish(&mut self, parsed: Parsed) -> Op {
+    fn finish(&mut self, parsed: Parsed) -> Op {
         let mut spec = parsed.spec;
         spec.num_regions = parsed.regions.len();
         let op = self.m.create_op(spec);
@@ -754,7 +750,10 @@ impl<'a> Parser<'a> {
         let ft_span = self.tok.span;
         let (inputs, results) = self.parse_function_type()?;
         if inputs.len() != operands.len() {
-            return Err(err(ft_span, format!("the type lists {} operand type(s) for {} operand(s)", inputs.len(), operands.len())));
+            return Err(err(
+                ft_span,
+                format!("the type lists {} operand type(s) for {} operand(s)", inputs.len(), operands.len()),
+            ));
         }
         for (o, t) in operands.iter().zip(&inputs) {
             self.check_type(*o, t)?;
@@ -796,7 +795,10 @@ impl<'a> Parser<'a> {
                     let map = self.parse_map_ref()?;
                     let operands = self.dims_and_syms(map.num_dims, map.num_syms)?;
                     let attrs = self.optional_dict()?;
-                    let spec = OpSpec::new(name.clone()).attr("map", Attribute::AffineMap(map)).operands(operands).results([Type::Index]);
+                    let spec = OpSpec::new(name.clone())
+                        .attr("map", Attribute::AffineMap(map))
+                        .operands(operands)
+                        .results([Type::Index]);
                     Ok(Parsed::new(self.with_attrs(spec, attrs, t.span)?))
                 }
                 "yield" => self.parse_terminator(&name),
@@ -910,7 +912,8 @@ impl<'a> Parser<'a> {
             let t = self.bump();
             spec = spec.attr("sym_visibility", Attribute::string(self.text(t)));
         }
-        let (sym, _) = if self.at(Tok::AtId) { self.symbol_name()? } else { return Err(self.unexpected("the function name `@name`")) };
+        let (sym, _) =
+            if self.at(Tok::AtId) { self.symbol_name()? } else { return Err(self.unexpected("the function name `@name`")) };
         self.expect(Tok::LParen, "to start the function arguments")?;
         let mut named: Vec<(String, Span, Type)> = vec![];
         let mut inputs = vec![];
@@ -1017,7 +1020,8 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_call(&mut self) -> PResult<Parsed> {
-        let (callee, _) = if self.at(Tok::AtId) { self.symbol_name()? } else { return Err(self.unexpected("the callee `@name`")) };
+        let (callee, _) =
+            if self.at(Tok::AtId) { self.symbol_name()? } else { return Err(self.unexpected("the callee `@name`")) };
         self.expect(Tok::LParen, "after the callee")?;
         let operands = self.value_uses_until(Tok::RParen)?;
         self.expect(Tok::RParen, "after the call arguments")?;
@@ -1027,7 +1031,10 @@ impl<'a> Parser<'a> {
         let ft_span = self.tok.span;
         let (inputs, results) = self.parse_function_type()?;
         if inputs.len() != operands.len() {
-            return Err(err(ft_span, format!("the type lists {} argument type(s) for {} argument(s)", inputs.len(), operands.len())));
+            return Err(err(
+                ft_span,
+                format!("the type lists {} argument type(s) for {} argument(s)", inputs.len(), operands.len()),
+            ));
         }
         for (o, t) in operands.iter().zip(&inputs) {
             self.check_type(*o, t)?;
@@ -1054,7 +1061,9 @@ impl<'a> Parser<'a> {
         if dims != num_dims as usize || syms != num_syms as usize {
             return Err(err(
                 start,
-                format!("the map takes {num_dims} dimension(s) and {num_syms} symbol(s), but {dims} and {syms} operand(s) are given"),
+                format!(
+                    "the map takes {num_dims} dimension(s) and {num_syms} symbol(s), but {dims} and {syms} operand(s) are given"
+                ),
             ));
         }
         Ok(operands.into_iter().map(|(v, _)| v).collect())
@@ -1224,7 +1233,8 @@ impl<'a> Parser<'a> {
                 _ => return Err(self.unexpected("a comparison predicate")),
             };
             let Some(index) = table.iter().position(|p| *p == predicate) else {
-                return Err(err(pt.span, format!("unknown `{short}` predicate `{predicate}`")).with_hint(format!("one of: {}", table.join(", "))));
+                return Err(err(pt.span, format!("unknown `{short}` predicate `{predicate}`"))
+                    .with_hint(format!("one of: {}", table.join(", "))));
             };
             self.expect(Tok::Comma, "after the predicate")?;
             let a = self.value_use()?;
@@ -1237,7 +1247,8 @@ impl<'a> Parser<'a> {
             let ty = self.parse_type()?;
             self.check_type(a, &ty)?;
             self.check_type(b, &ty)?;
-            let spec = OpSpec::new(name).operands([a.0, b.0]).attr("predicate", Attribute::i64(index as i64)).results([Type::i1()]);
+            let spec =
+                OpSpec::new(name).operands([a.0, b.0]).attr("predicate", Attribute::i64(index as i64)).results([Type::i1()]);
             return Ok(Parsed::new(self.with_attrs(spec, attrs, span)?));
         }
         if short == "select" {
@@ -1431,7 +1442,10 @@ impl<'a> Parser<'a> {
                         Type::Int(width.ok_or_else(|| err(t.span, "integer widths range from 1 to 2^24"))?)
                     }
                     _ if (text.starts_with("si") || text.starts_with("ui")) && text[2..].bytes().all(|b| b.is_ascii_digit()) => {
-                        return Err(err(t.span, "signed and unsigned integer types are not supported: accc's integers are signless"));
+                        return Err(err(
+                            t.span,
+                            "signed and unsigned integer types are not supported: accc's integers are signless",
+                        ));
                     }
                     _ => return Err(err(t.span, format!("unknown or unsupported type `{text}`"))),
                 };
@@ -1482,12 +1496,17 @@ impl<'a> Parser<'a> {
                 Tok::Int => {
                     self.bump();
                     MemorySpace::Int(
-                        int_literal(self.text(t)).and_then(|v| u64::try_from(v).ok()).ok_or_else(|| err(t.span, "memory space is too large"))?,
+                        int_literal(self.text(t))
+                            .and_then(|v| u64::try_from(v).ok())
+                            .ok_or_else(|| err(t.span, "memory space is too large"))?,
                     )
                 }
                 Tok::Str => MemorySpace::Name(self.string_value()?),
                 _ => {
-                    return Err(err(t.span, "expected a memory space (an integer or a string); memref layouts are not supported"));
+                    return Err(err(
+                        t.span,
+                        "expected a memory space (an integer or a string); memref layouts are not supported",
+                    ));
                 }
             });
         }
@@ -1689,7 +1708,9 @@ impl<'a> Parser<'a> {
                 let name = &self.text(t)[1..];
                 match self.attr_aliases.get(name) {
                     Some(a) => Ok(a.clone()),
-                    None if name.contains('.') => Err(err(t.span, format!("dialect attributes (`#{name}`) are not supported by accc's IR"))),
+                    None if name.contains('.') => {
+                        Err(err(t.span, format!("dialect attributes (`#{name}`) are not supported by accc's IR")))
+                    }
                     None => Err(err(t.span, format!("undefined attribute alias `#{name}`"))),
                 }
             }
@@ -1728,7 +1749,8 @@ impl<'a> Parser<'a> {
                     if neg {
                         return Err(err(t.span, "a hexadecimal float literal cannot be negated"));
                     }
-                    float_from_bits(magnitude, &ty).ok_or_else(|| err(t.span, format!("the bit pattern is too wide for `{ty}`")))?
+                    float_from_bits(magnitude, &ty)
+                        .ok_or_else(|| err(t.span, format!("the bit pattern is too wide for `{ty}`")))?
                 } else {
                     let v = magnitude as f64;
                     if neg {
@@ -1739,7 +1761,9 @@ impl<'a> Parser<'a> {
                 };
                 Ok(Attribute::Float { bits: v.to_bits(), ty })
             }
-            Some((span, ty)) if !ty.is_int_or_index() => Err(err(span, format!("an integer literal needs an integer or index type, not `{ty}`"))),
+            Some((span, ty)) if !ty.is_int_or_index() => {
+                Err(err(span, format!("an integer literal needs an integer or index type, not `{ty}`")))
+            }
             ty => {
                 let ty = ty.map_or(Type::Int(64), |(_, t)| t);
                 let value = if neg {
@@ -1919,7 +1943,10 @@ impl<'a> Parser<'a> {
             }
             (Tok::BareId, ExprIds::Named(names)) => {
                 self.bump();
-                names.get(self.text(t)).cloned().ok_or_else(|| err(t.span, format!("`{}` is not a dimension or symbol of the map", self.text(t))))
+                names
+                    .get(self.text(t))
+                    .cloned()
+                    .ok_or_else(|| err(t.span, format!("`{}` is not a dimension or symbol of the map", self.text(t))))
             }
             (Tok::BareId, ExprIds::Ssa { syms, .. }) if self.text(t) == "symbol" => {
                 self.bump();

@@ -90,7 +90,8 @@ pub(crate) fn is_suffix_id(s: &str) -> bool {
     if b.iter().all(u8::is_ascii_digit) {
         return true;
     }
-    (b[0].is_ascii_alphabetic() || matches!(b[0], b'$' | b'.' | b'_' | b'-')) && b.iter().all(|c| super::lexer::is_suffix_char(*c))
+    (b[0].is_ascii_alphabetic() || matches!(b[0], b'$' | b'.' | b'_' | b'-'))
+        && b.iter().all(|c| super::lexer::is_suffix_char(*c))
 }
 
 /// Names the printer generates itself: `%12`, `%arg3`.
@@ -1041,7 +1042,8 @@ impl<'m> Printer<'m> {
         let m = self.m;
         let name = m.op_name(op);
         let short = name.split_once('.').map_or(name, |(_, s)| s);
-        let known = name == "arith.negf" || (name.starts_with("math.") && (math::FLOAT_UNARY.contains(&short) || short == "absi"));
+        let known =
+            name == "arith.negf" || (name.starts_with("math.") && (math::FLOAT_UNARY.contains(&short) || short == "absi"));
         if !known || !m.op_regions(op).is_empty() {
             return false;
         }

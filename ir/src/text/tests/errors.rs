@@ -23,10 +23,12 @@ fn undefined_and_redefined_values() {
     let (msg, at) = error_of(&func("  %x = arith.addi %x, %x : i32"));
     assert_eq!((msg.as_str(), at.as_str()), ("redefinition of SSA value `%x`", "%x"));
     // A value defined in a loop body is not visible after the loop.
-    let (msg, _) = error_of(&func("  affine.for %i = 0 to 4 {\n    %v = arith.addi %x, %x : i32\n  }\n  %w = arith.addi %v, %v : i32"));
+    let (msg, _) =
+        error_of(&func("  affine.for %i = 0 to 4 {\n    %v = arith.addi %x, %x : i32\n  }\n  %w = arith.addi %v, %v : i32"));
     assert_eq!(msg, "use of undefined value `%v`");
     // Functions are isolated from above.
-    let (msg, _) = error_of("func.func @f(%x: i32) {\n  return\n}\nfunc.func @g() {\n  %0 = arith.addi %x, %x : i32\n  return\n}\n");
+    let (msg, _) =
+        error_of("func.func @f(%x: i32) {\n  return\n}\nfunc.func @g() {\n  %0 = arith.addi %x, %x : i32\n  return\n}\n");
     assert_eq!(msg, "use of undefined value `%x`");
 }
 
@@ -71,13 +73,22 @@ fn unsupported_constructs_say_so() {
     let cases = [
         (func("  %0 = memref.alloc() : memref<?xf32>"), "dynamic dimensions are not supported by accc's IR"),
         (func("  %0 = \"test.op\"() : () -> tensor<4xf32>"), "unknown or unsupported type `tensor`"),
-        (func("  %0 = \"test.op\"() : () -> ui8"), "signed and unsigned integer types are not supported: accc's integers are signless"),
+        (
+            func("  %0 = \"test.op\"() : () -> ui8"),
+            "signed and unsigned integer types are not supported: accc's integers are signless",
+        ),
         (func("  %0 = gemmini.mvin %x : i32"), "accc does not know the custom syntax of `gemmini.mvin`"),
         (func("  \"test.br\"() [^bb1] : () -> ()"), "successor blocks are not supported by accc's IR"),
         (func("  %0 = affine.apply #undefined(%n)"), "undefined attribute alias `#undefined`"),
-        (func("  %0 = \"test.op\"() {a = dense<1> : tensor<2xi32>} : () -> i32"), "`dense` attributes are not supported by accc's IR"),
+        (
+            func("  %0 = \"test.op\"() {a = dense<1> : tensor<2xi32>} : () -> i32"),
+            "`dense` attributes are not supported by accc's IR",
+        ),
         (func("  %0 = arith.addi %x, %x overflow<nsw> : i32"), "`overflow` flags are not supported by accc's IR"),
-        (func("  %0 = affine.apply affine_map<(d0) -> (d0)>(%n, %n)"), "the map takes 1 dimension(s) and 0 symbol(s), but 2 and 0 operand(s) are given"),
+        (
+            func("  %0 = affine.apply affine_map<(d0) -> (d0)>(%n, %n)"),
+            "the map takes 1 dimension(s) and 0 symbol(s), but 2 and 0 operand(s) are given",
+        ),
         (func("  \"test.op\"() : () -> () loc(#nowhere)"), "undefined location alias `#nowhere`"),
         (func("  %0 = arith.constant 300 : i64 : i64"), "expected an operation, found `:`"),
         ("func.func @f() {\n  %0 = \"a.b\"() : () -> !bad\n  return\n}\n".to_string(), "undefined type alias `!bad`"),
@@ -110,7 +121,8 @@ fn verifier_errors_are_located_at_the_op() {
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
     let n = 5000;
-    let deep_type = format!("func.func @f() {{\n  %0 = \"a.b\"() : () -> {}i32{}\n  return\n}}\n", "(() -> ".repeat(n), ")".repeat(n));
+    let deep_type =
+        format!("func.func @f() {{\n  %0 = \"a.b\"() : () -> {}i32{}\n  return\n}}\n", "(() -> ".repeat(n), ")".repeat(n));
     let deep_regions = format!("{}{}", "\"a.b\"() ({\n".repeat(n), "}) : () -> ()\n".repeat(n));
     let deep_expr = format!("#map = affine_map<(d0) -> ({}d0{})>\n", "(".repeat(n), ")".repeat(n));
     let deep_attr = format!("\"a.b\"() {{a = {}1{}}} : () -> ()\n", "[".repeat(n), "]".repeat(n));

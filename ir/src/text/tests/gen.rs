@@ -88,12 +88,22 @@ struct Env {
     memrefs: Vec<Value>,
 }
 
-const HINTS: [&str; 20] = [
-    "A", "B", "C", "i", "j", "k", "acc", "x", "tmp", "c0", "0", "arg1", "a b", "x.y", "_", "$t", "-z", "é", "i_1", "sum",
+const HINTS: [&str; 20] =
+    ["A", "B", "C", "i", "j", "k", "acc", "x", "tmp", "c0", "0", "arg1", "a b", "x.y", "_", "$t", "-z", "é", "i_1", "sum"];
+const ELEM_TYPES: [Type; 8] =
+    [Type::Int(8), Type::Int(16), Type::Int(32), Type::Int(64), Type::F16, Type::BF16, Type::F32, Type::F64];
+const SCALAR_TYPES: [Type; 10] = [
+    Type::Int(1),
+    Type::Int(8),
+    Type::Int(16),
+    Type::Int(32),
+    Type::Int(64),
+    Type::Index,
+    Type::F16,
+    Type::BF16,
+    Type::F32,
+    Type::F64,
 ];
-const ELEM_TYPES: [Type; 8] = [Type::Int(8), Type::Int(16), Type::Int(32), Type::Int(64), Type::F16, Type::BF16, Type::F32, Type::F64];
-const SCALAR_TYPES: [Type; 10] =
-    [Type::Int(1), Type::Int(8), Type::Int(16), Type::Int(32), Type::Int(64), Type::Index, Type::F16, Type::BF16, Type::F32, Type::F64];
 
 pub(crate) struct Gen<'t> {
     t: &'t mut Tape,
@@ -222,7 +232,10 @@ impl Gen<'_> {
             }
             let name = self.m.op_name(op).to_string();
             let extendable = !matches!(name.as_str(), "builtin.module" | "func.func")
-                && (name.starts_with("arith.") || name.starts_with("affine.") || name.starts_with("memref.") || name.starts_with("scf."));
+                && (name.starts_with("arith.")
+                    || name.starts_with("affine.")
+                    || name.starts_with("memref.")
+                    || name.starts_with("scf."));
             if extendable && self.t.chance(8) {
                 let a = self.attr(2);
                 self.m.set_attr(op, "accc.tag", a);
@@ -272,7 +285,11 @@ impl Gen<'_> {
                 let map = self.affine_map(env.affine_ivs.len(), env.syms.len().min(1), n);
                 let operands = self.map_operands(&map, env);
                 let name = self.t.pick(&["affine.apply", "affine.min", "affine.max"]);
-                let map = if name == "affine.apply" { AffineMap::new(map.num_dims, map.num_syms, vec![map.results[0].clone()]) } else { map };
+                let map = if name == "affine.apply" {
+                    AffineMap::new(map.num_dims, map.num_syms, vec![map.results[0].clone()])
+                } else {
+                    map
+                };
                 let v = bld(&mut self.m, block, bt).insert_value(
                     OpSpec::new(name).operands(operands).attr("map", Attribute::AffineMap(map)).results([Type::Index]),
                 );
@@ -325,7 +342,8 @@ impl Gen<'_> {
     }
 
     fn float_value(&mut self, ty: &Type) -> f64 {
-        let mut choices = vec![0.0, -0.0, 1.0, -2.5, 0.1, 1e-3, 3.75, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN, 65504.0];
+        let mut choices =
+            vec![0.0, -0.0, 1.0, -2.5, 0.1, 1e-3, 3.75, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN, 65504.0];
         if !self.cfg.mlir || !matches!(ty, Type::F16) {
             choices.push(3.0e38);
         }

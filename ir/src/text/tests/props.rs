@@ -23,8 +23,8 @@ pub(crate) fn check_round_trip(m: &Module) -> Result<(), String> {
     for opts in &OPTIONS {
         let text = print_module_with(m, opts);
         let file = SourceFile::new("gen.mlir", text.clone());
-        let back = parse_module(&file)
-            .map_err(|d| format!("{opts:?}: reparse failed:\n{}\n{text}", crate::diag::render(&file, &d)))?;
+        let back =
+            parse_module(&file).map_err(|d| format!("{opts:?}: reparse failed:\n{}\n{text}", crate::diag::render(&file, &d)))?;
         structurally_equal_with(m, &back, EqOptions { names: true, locations: opts.print_locations })
             .map_err(|e| format!("{opts:?}: {e}\n{text}"))?;
         let again = print_module_with(&back, opts);
@@ -107,4 +107,3 @@ fn fixed_samples_round_trip() {
         check_round_trip(&m).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
 }
-
