@@ -31,8 +31,14 @@ use crate::module::{Location, Module, OpSpec};
 use crate::types::{FunctionType, MemRefType, MemorySpace, Type};
 use std::collections::{BTreeMap, HashMap};
 
-/// How deeply regions, types, attributes and expressions may nest.
-pub const MAX_NESTING: usize = 96;
+/// How deeply regions, types, attributes and expressions may nest (in
+/// total). Deeper input is an error; this bound keeps the recursive
+/// verifier, printer and comparison within a 2 MiB stack in debug builds.
+pub const MAX_NESTING: usize = 64;
+
+/// The parser runs on its own thread with this stack: recursive descent in
+/// a debug build takes tens of kilobytes per nesting level.
+const PARSER_STACK: usize = 64 << 20;
 
 /// A parsed module with the source span of every parsed op (from its first
 /// result name to the end of its op name). Implicit terminators (elided in
@@ -80,6 +86,22 @@ pub fn parse_module_with_spans(file: &SourceFile) -> Result<ParsedModule, Vec<Di
 /// Parses without verifying (for tools and tests that want to see the
 /// verifier's complaints themselves).
 pub fn parse_module_unverified(file: &SourceFile) -> Result<ParsedModule, Vec<Diagnostic>> {
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .name("accc-ir-parser".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || parse_here(file))
+        {
+            Ok(handle) => {
+                handle.join().unwrap_or_else(|_| Err(vec![Diagnostic::error("internal error: the IR parser panicked")]))
+            }
+            // No thread available: parse on the caller's stack.
+            Err(_) => parse_here(file),
+        }
+    })
+}
+
+fn parse_here(file: &SourceFile) -> Result<ParsedModule, Vec<Diagnostic>> {
     let mut p = Parser::new(file.text());
     match p.parse_top() {
         Ok(()) => Ok(ParsedModule { module: p.m, op_spans: p.spans }),

@@ -36,7 +36,7 @@ pub(crate) fn check_round_trip(m: &Module) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 160, max_shrink_iters: 4000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, max_shrink_iters: 4000, ..ProptestConfig::default() })]
 
     #[test]
     fn random_modules_round_trip(tape in vec(any::<u32>(), 0..900)) {
