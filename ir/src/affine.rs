@@ -14,7 +14,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum AffineExpr {
     Dim(u32),
     Sym(u32),
@@ -81,6 +83,32 @@ impl AffineExpr {
         self.add(rhs.mul(AffineExpr::Const(-1)))
     }
 
+    /// `t0 * c0 + t1 * c1 + ... + constant`, left-associated, with unit
+    /// coefficients and a zero constant left out: the shape MLIR's parser
+    /// builds for that text.
+    pub fn linear_combination(
+        terms: impl IntoIterator<Item = (AffineExpr, i64)>,
+        constant: i64,
+    ) -> AffineExpr {
+        let mut acc: Option<AffineExpr> = None;
+        for (base, coeff) in terms {
+            let term = if coeff == 1 {
+                base
+            } else {
+                base.mul(AffineExpr::Const(coeff))
+            };
+            acc = Some(match acc {
+                None => term,
+                Some(a) => a.add(term),
+            });
+        }
+        match acc {
+            None => AffineExpr::Const(constant),
+            Some(a) if constant == 0 => a,
+            Some(a) => a.add(AffineExpr::Const(constant)),
+        }
+    }
+
     pub fn as_const(&self) -> Option<i64> {
         match self {
             AffineExpr::Const(c) => Some(*c),
@@ -137,7 +165,9 @@ impl AffineExpr {
             AffineExpr::Dim(_) | AffineExpr::Sym(_) | AffineExpr::Const(_) => true,
             AffineExpr::Add(a, b) => a.is_pure_affine() && b.is_pure_affine(),
             AffineExpr::Mul(a, b) => {
-                a.is_pure_affine() && b.is_pure_affine() && (a.is_symbolic_or_const() || b.is_symbolic_or_const())
+                a.is_pure_affine()
+                    && b.is_pure_affine()
+                    && (a.is_symbolic_or_const() || b.is_symbolic_or_const())
             }
             AffineExpr::FloorDiv(a, b) | AffineExpr::CeilDiv(a, b) | AffineExpr::Mod(a, b) => {
                 a.is_pure_affine() && b.is_symbolic_or_const()
@@ -154,13 +184,23 @@ impl AffineExpr {
     /// Replaces dims and symbols by expressions (`dims[i]` for `d_i`).
     pub fn substitute(&self, dims: &[AffineExpr], syms: &[AffineExpr]) -> AffineExpr {
         match self {
-            AffineExpr::Dim(d) => dims.get(*d as usize).cloned().unwrap_or_else(|| self.clone()),
-            AffineExpr::Sym(s) => syms.get(*s as usize).cloned().unwrap_or_else(|| self.clone()),
+            AffineExpr::Dim(d) => dims
+                .get(*d as usize)
+                .cloned()
+                .unwrap_or_else(|| self.clone()),
+            AffineExpr::Sym(s) => syms
+                .get(*s as usize)
+                .cloned()
+                .unwrap_or_else(|| self.clone()),
             AffineExpr::Const(_) => self.clone(),
             AffineExpr::Add(a, b) => a.substitute(dims, syms).add(b.substitute(dims, syms)),
             AffineExpr::Mul(a, b) => a.substitute(dims, syms).mul(b.substitute(dims, syms)),
-            AffineExpr::FloorDiv(a, b) => a.substitute(dims, syms).floor_div(b.substitute(dims, syms)),
-            AffineExpr::CeilDiv(a, b) => a.substitute(dims, syms).ceil_div(b.substitute(dims, syms)),
+            AffineExpr::FloorDiv(a, b) => {
+                a.substitute(dims, syms).floor_div(b.substitute(dims, syms))
+            }
+            AffineExpr::CeilDiv(a, b) => {
+                a.substitute(dims, syms).ceil_div(b.substitute(dims, syms))
+            }
             AffineExpr::Mod(a, b) => a.substitute(dims, syms).modulo(b.substitute(dims, syms)),
         }
     }
@@ -188,7 +228,10 @@ enum Atom {
 
 impl LinearForm {
     fn constant(c: i64) -> LinearForm {
-        LinearForm { terms: BTreeMap::new(), constant: c }
+        LinearForm {
+            terms: BTreeMap::new(),
+            constant: c,
+        }
     }
     fn atom(a: Atom) -> LinearForm {
         let mut terms = BTreeMap::new();
@@ -312,24 +355,15 @@ impl LinearForm {
     }
 
     fn to_expr(&self) -> AffineExpr {
-        let mut acc: Option<AffineExpr> = None;
-        for (atom, coeff) in &self.terms {
+        let terms = self.terms.iter().map(|(atom, coeff)| {
             let base = match atom {
                 Atom::Dim(d) => AffineExpr::Dim(*d),
                 Atom::Sym(s) => AffineExpr::Sym(*s),
                 Atom::Other(e) => e.clone(),
             };
-            let term = if *coeff == 1 { base } else { base.mul(AffineExpr::Const(*coeff)) };
-            acc = Some(match acc {
-                None => term,
-                Some(a) => a.add(term),
-            });
-        }
-        match acc {
-            None => AffineExpr::Const(self.constant),
-            Some(a) if self.constant == 0 => a,
-            Some(a) => a.add(AffineExpr::Const(self.constant)),
-        }
+            (base, *coeff)
+        });
+        AffineExpr::linear_combination(terms, self.constant)
     }
 }
 
@@ -340,73 +374,20 @@ enum DivKind {
     Mod,
 }
 
-/// Precedence-aware printing in MLIR's syntax (`d0 * 16 + d1 - 1`).
+/// MLIR's syntax (`d0 * 16 + d1 - 1`), from the one affine printer in
+/// [`crate::text`], so messages and IR text never disagree.
 impl fmt::Display for AffineExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_expr(self, f, 0)
+        let mut out = String::new();
+        crate::text::print::write_affine_expr(&mut out, self);
+        f.write_str(&out)
     }
-}
-
-fn fmt_expr(e: &AffineExpr, f: &mut fmt::Formatter<'_>, parent_prec: u8) -> fmt::Result {
-    // Precedence: 1 = additive, 2 = multiplicative, 3 = atom.
-    let prec = match e {
-        AffineExpr::Add(..) => 1,
-        AffineExpr::Mul(..) | AffineExpr::FloorDiv(..) | AffineExpr::CeilDiv(..) | AffineExpr::Mod(..) => 2,
-        _ => 3,
-    };
-    let paren = prec < parent_prec;
-    if paren {
-        write!(f, "(")?;
-    }
-    match e {
-        AffineExpr::Dim(d) => write!(f, "d{d}")?,
-        AffineExpr::Sym(s) => write!(f, "s{s}")?,
-        AffineExpr::Const(c) => write!(f, "{c}")?,
-        AffineExpr::Add(a, b) => {
-            fmt_expr(a, f, 1)?;
-            // MLIR's printer shows `a + b * -1` as `a - b` and `a + -c` as
-            // `a - c`; the parser reads them back into the same trees.
-            match &**b {
-                AffineExpr::Mul(x, y) if y.as_const() == Some(-1) => {
-                    write!(f, " - ")?;
-                    fmt_expr(x, f, 2)?;
-                }
-                AffineExpr::Const(c) if *c < 0 && *c != i64::MIN => write!(f, " - {}", -c)?,
-                _ => {
-                    write!(f, " + ")?;
-                    fmt_expr(b, f, 2)?;
-                }
-            }
-        }
-        AffineExpr::Mul(a, b) => {
-            fmt_expr(a, f, 2)?;
-            write!(f, " * ")?;
-            fmt_expr(b, f, 3)?;
-        }
-        AffineExpr::FloorDiv(a, b) => {
-            fmt_expr(a, f, 2)?;
-            write!(f, " floordiv ")?;
-            fmt_expr(b, f, 3)?;
-        }
-        AffineExpr::CeilDiv(a, b) => {
-            fmt_expr(a, f, 2)?;
-            write!(f, " ceildiv ")?;
-            fmt_expr(b, f, 3)?;
-        }
-        AffineExpr::Mod(a, b) => {
-            fmt_expr(a, f, 2)?;
-            write!(f, " mod ")?;
-            fmt_expr(b, f, 3)?;
-        }
-    }
-    if paren {
-        write!(f, ")")?;
-    }
-    Ok(())
 }
 
 /// `(d0, ..., dn)[s0, ..., sm] -> (e0, ..., ek)`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct AffineMap {
     pub num_dims: u32,
     pub num_syms: u32,
@@ -415,7 +396,11 @@ pub struct AffineMap {
 
 impl AffineMap {
     pub fn new(num_dims: u32, num_syms: u32, results: Vec<AffineExpr>) -> AffineMap {
-        AffineMap { num_dims, num_syms, results }
+        AffineMap {
+            num_dims,
+            num_syms,
+            results,
+        }
     }
     /// `(d0, ..., d(n-1)) -> (d0, ..., d(n-1))`.
     pub fn identity(n: u32) -> AffineMap {
@@ -431,7 +416,11 @@ impl AffineMap {
     pub fn is_identity(&self) -> bool {
         self.num_syms == 0
             && self.results.len() == self.num_dims as usize
-            && self.results.iter().enumerate().all(|(i, e)| *e == AffineExpr::Dim(i as u32))
+            && self
+                .results
+                .iter()
+                .enumerate()
+                .all(|(i, e)| *e == AffineExpr::Dim(i as u32))
     }
     /// The single constant result, if the map is `() -> (c)`-like.
     pub fn single_constant(&self) -> Option<i64> {
@@ -447,17 +436,29 @@ impl AffineMap {
         self.results.iter().map(|e| e.eval(dims, syms)).collect()
     }
     pub fn simplify(&self) -> AffineMap {
-        AffineMap::new(self.num_dims, self.num_syms, self.results.iter().map(AffineExpr::simplify).collect())
+        AffineMap::new(
+            self.num_dims,
+            self.num_syms,
+            self.results.iter().map(AffineExpr::simplify).collect(),
+        )
     }
     /// Are all result expressions within the map's arity and pure-affine?
     pub fn check(&self) -> Result<(), String> {
         for e in &self.results {
             let (d, s) = e.arity();
             if d > self.num_dims {
-                return Err(format!("expression `{e}` uses d{} but the map has {} dims", d - 1, self.num_dims));
+                return Err(format!(
+                    "expression `{e}` uses d{} but the map has {} dims",
+                    d - 1,
+                    self.num_dims
+                ));
             }
             if s > self.num_syms {
-                return Err(format!("expression `{e}` uses s{} but the map has {} symbols", s - 1, self.num_syms));
+                return Err(format!(
+                    "expression `{e}` uses s{} but the map has {} symbols",
+                    s - 1,
+                    self.num_syms
+                ));
             }
             if !e.is_pure_affine() {
                 return Err(format!("expression `{e}` is not affine"));
@@ -467,44 +468,18 @@ impl AffineMap {
     }
 }
 
-fn fmt_dims_syms(f: &mut fmt::Formatter<'_>, num_dims: u32, num_syms: u32) -> fmt::Result {
-    write!(f, "(")?;
-    for d in 0..num_dims {
-        if d > 0 {
-            write!(f, ", ")?;
-        }
-        write!(f, "d{d}")?;
-    }
-    write!(f, ")")?;
-    if num_syms > 0 {
-        write!(f, "[")?;
-        for s in 0..num_syms {
-            if s > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "s{s}")?;
-        }
-        write!(f, "]")?;
-    }
-    Ok(())
-}
-
 impl fmt::Display for AffineMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_dims_syms(f, self.num_dims, self.num_syms)?;
-        write!(f, " -> (")?;
-        for (i, e) in self.results.iter().enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{e}")?;
-        }
-        write!(f, ")")
+        let mut out = String::new();
+        crate::text::print::write_map(&mut out, self);
+        f.write_str(&out)
     }
 }
 
 /// A conjunction of constraints `e == 0` or `e >= 0` over dims and symbols.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct IntegerSet {
     pub num_dims: u32,
     pub num_syms: u32,
@@ -531,15 +506,9 @@ impl IntegerSet {
 
 impl fmt::Display for IntegerSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_dims_syms(f, self.num_dims, self.num_syms)?;
-        write!(f, " : (")?;
-        for (i, (e, is_eq)) in self.constraints.iter().enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{e} {} 0", if *is_eq { "==" } else { ">=" })?;
-        }
-        write!(f, ")")
+        let mut out = String::new();
+        crate::text::print::write_set(&mut out, self);
+        f.write_str(&out)
     }
 }
 
@@ -560,13 +529,21 @@ mod tests {
         assert_eq!(d(0).sub(d(1)).to_string(), "d0 - d1");
         assert_eq!(d(0).add(c(-1)).to_string(), "d0 - 1");
         assert_eq!(d(0).mul(c(16)).add(d(1)).to_string(), "d0 * 16 + d1");
-        assert_eq!(d(0).add(d(1)).floor_div(c(4)).to_string(), "(d0 + d1) floordiv 4");
+        assert_eq!(
+            d(0).add(d(1)).floor_div(c(4)).to_string(),
+            "(d0 + d1) floordiv 4"
+        );
         assert_eq!(d(0).mul(d(1).add(c(2))).to_string(), "d0 * (d1 + 2)");
     }
 
     #[test]
     fn simplifies_linear_forms() {
-        let e = d(0).mul(c(16)).add(d(1)).add(d(0).mul(c(-16))).add(c(3)).add(c(-3));
+        let e = d(0)
+            .mul(c(16))
+            .add(d(1))
+            .add(d(0).mul(c(-16)))
+            .add(c(3))
+            .add(c(-3));
         assert_eq!(e.simplify(), d(1));
         let e = d(0).mul(c(16)).add(c(5)).floor_div(c(16));
         assert_eq!(e.simplify(), d(0));
@@ -590,7 +567,11 @@ mod tests {
             assert_eq!(s.simplify(), s, "not idempotent: {e}");
             for x in -20..20 {
                 for y in -5..5 {
-                    assert_eq!(e.eval(&[x, y], &[]), s.eval(&[x, y], &[]), "{e} vs {s} at {x},{y}");
+                    assert_eq!(
+                        e.eval(&[x, y], &[]),
+                        s.eval(&[x, y], &[]),
+                        "{e} vs {s} at {x},{y}"
+                    );
                 }
             }
         }
@@ -601,10 +582,17 @@ mod tests {
         let m = AffineMap::new(2, 0, vec![d(0).mul(c(16)).add(d(1))]);
         assert_eq!(m.eval(&[2, 3]), Some(vec![35]));
         assert_eq!(m.to_string(), "(d0, d1) -> (d0 * 16 + d1)");
-        let s = IntegerSet { num_dims: 1, num_syms: 0, constraints: vec![(c(99).sub(d(0)), false)] };
+        let s = IntegerSet {
+            num_dims: 1,
+            num_syms: 0,
+            constraints: vec![(c(99).sub(d(0)), false)],
+        };
         assert_eq!(s.contains(&[99]), Some(true));
         assert_eq!(s.contains(&[100]), Some(false));
-        assert_eq!(s.to_string(), "(d0) : (-d0 + 99 >= 0)".replace("-d0 + 99", "99 - d0"));
+        assert_eq!(
+            s.to_string(),
+            "(d0) : (-d0 + 99 >= 0)".replace("-d0 + 99", "99 - d0")
+        );
         assert!(AffineMap::new(1, 0, vec![d(0).mul(d(0))]).check().is_err());
     }
 }

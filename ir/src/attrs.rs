@@ -10,21 +10,32 @@ use crate::types::Type;
 use std::collections::BTreeMap;
 use std::fmt;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Attribute {
     Unit,
     Bool(bool),
     /// An integer of an integer or index type (`16 : i64`, `3 : index`).
-    Int { value: i64, ty: Type },
+    Int {
+        value: i64,
+        ty: Type,
+    },
     /// A float of a float type, as `f64` bits.
-    Float { bits: u64, ty: Type },
+    Float {
+        bits: u64,
+        ty: Type,
+    },
     String(String),
     Type(Type),
     AffineMap(AffineMap),
     IntegerSet(IntegerSet),
     Array(Vec<Attribute>),
     /// `array<i32: 1, 2>` (MLIR's DenseArrayAttr), used for operandSegmentSizes.
-    DenseArray { elem: Type, values: Vec<i64> },
+    DenseArray {
+        elem: Type,
+        values: Vec<i64>,
+    },
     Dict(BTreeMap<String, Attribute>),
     /// `@name`.
     SymbolRef(String),
@@ -35,13 +46,22 @@ impl Attribute {
         Attribute::Int { value, ty }
     }
     pub fn index(value: i64) -> Attribute {
-        Attribute::Int { value, ty: Type::Index }
+        Attribute::Int {
+            value,
+            ty: Type::Index,
+        }
     }
     pub fn i64(value: i64) -> Attribute {
-        Attribute::Int { value, ty: Type::Int(64) }
+        Attribute::Int {
+            value,
+            ty: Type::Int(64),
+        }
     }
     pub fn float(value: f64, ty: Type) -> Attribute {
-        Attribute::Float { bits: value.to_bits(), ty }
+        Attribute::Float {
+            bits: value.to_bits(),
+            ty,
+        }
     }
     pub fn string(s: impl Into<String>) -> Attribute {
         Attribute::String(s.into())
@@ -171,7 +191,9 @@ impl fmt::Display for Attribute {
                     write!(f, "{value} : {ty}")
                 }
             }
-            Attribute::Float { bits, ty } => write!(f, "{} : {ty}", format_float(f64::from_bits(*bits), ty)),
+            Attribute::Float { bits, ty } => {
+                write!(f, "{} : {ty}", format_float(f64::from_bits(*bits), ty))
+            }
             Attribute::String(s) => write!(f, "{}", quote_string(s)),
             Attribute::Type(t) => write!(f, "{t}"),
             Attribute::AffineMap(m) => write!(f, "affine_map<{m}>"),
@@ -210,7 +232,11 @@ impl fmt::Display for Attribute {
 
 /// `name = value`, or `name` alone for a unit attribute, as in MLIR dictionaries.
 pub fn write_attr_entry(f: &mut impl fmt::Write, name: &str, value: &Attribute) -> fmt::Result {
-    let key = if is_bare_identifier(name) { name.to_string() } else { quote_string(name) };
+    let key = if is_bare_identifier(name) {
+        name.to_string()
+    } else {
+        quote_string(name)
+    };
     match value {
         Attribute::Unit => write!(f, "{key}"),
         _ => write!(f, "{key} = {value}"),
@@ -250,6 +276,9 @@ mod tests {
         let mut d = BTreeMap::new();
         d.insert("loop_name".to_string(), Attribute::string("i"));
         d.insert("accc.output".to_string(), Attribute::Unit);
-        assert_eq!(Attribute::Dict(d).to_string(), "{accc.output, loop_name = \"i\"}");
+        assert_eq!(
+            Attribute::Dict(d).to_string(),
+            "{accc.output, loop_name = \"i\"}"
+        );
     }
 }

@@ -19,11 +19,17 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span { start: start as u32, end: end.max(start) as u32 }
+        Span {
+            start: start as u32,
+            end: end.max(start) as u32,
+        }
     }
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
@@ -43,7 +49,11 @@ impl SourceFile {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { name: name.into(), text, line_starts }
+        SourceFile {
+            name: name.into(),
+            text,
+            line_starts,
+        }
     }
     pub fn name(&self) -> &str {
         &self.name
@@ -107,21 +117,37 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), labels: vec![], hints: vec![] }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            labels: vec![],
+            hints: vec![],
+        }
     }
     pub fn warning(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
     }
     /// The span the diagnostic is about; its label may be empty.
     #[must_use]
     pub fn with_primary(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, message: label.into(), primary: true });
+        self.labels.push(Label {
+            span,
+            message: label.into(),
+            primary: true,
+        });
         self
     }
     /// A related span (for example the earlier definition of a duplicate name).
     #[must_use]
     pub fn with_secondary(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, message: label.into(), primary: false });
+        self.labels.push(Label {
+            span,
+            message: label.into(),
+            primary: false,
+        });
         self
     }
     #[must_use]
@@ -138,7 +164,10 @@ impl Diagnostic {
 /// Renders diagnostics as plain text (no colour), one after another.
 pub fn render(file: &SourceFile, diagnostics: &[Diagnostic]) -> String {
     let simple = SimpleFile::new(file.name(), file.text());
-    let config = term::Config { chars: term::Chars::ascii(), ..term::Config::default() };
+    let config = term::Config {
+        chars: term::Chars::ascii(),
+        ..term::Config::default()
+    };
     let mut out = String::new();
     for diagnostic in diagnostics {
         let severity = match diagnostic.severity {
@@ -151,11 +180,19 @@ pub fn render(file: &SourceFile, diagnostics: &[Diagnostic]) -> String {
             .iter()
             .map(|l| {
                 let (s, e) = file.clamp_span(l.span);
-                let style = if l.primary { cs::LabelStyle::Primary } else { cs::LabelStyle::Secondary };
+                let style = if l.primary {
+                    cs::LabelStyle::Primary
+                } else {
+                    cs::LabelStyle::Secondary
+                };
                 cs::Label::new(style, (), s..e).with_message(l.message.clone())
             })
             .collect();
-        let notes = diagnostic.hints.iter().map(|h| format!("help: {h}")).collect();
+        let notes = diagnostic
+            .hints
+            .iter()
+            .map(|h| format!("help: {h}"))
+            .collect();
         let cs_diag = cs::Diagnostic::new(severity)
             .with_message(diagnostic.message.clone())
             .with_labels(labels)
@@ -163,8 +200,15 @@ pub fn render(file: &SourceFile, diagnostics: &[Diagnostic]) -> String {
         // Rendering into a string fails only on a codespan bug; fall back to
         // a plain line rather than losing the message.
         if term::emit_to_string(&mut out, &config, &simple, &cs_diag).is_err() {
-            let (line, col) = diagnostic.primary_span().map(|s| file.line_col(s.start as usize)).unwrap_or((1, 1));
-            out.push_str(&format!("error: {}\n --> {}:{line}:{col}\n", diagnostic.message, file.name()));
+            let (line, col) = diagnostic
+                .primary_span()
+                .map(|s| file.line_col(s.start as usize))
+                .unwrap_or((1, 1));
+            out.push_str(&format!(
+                "error: {}\n --> {}:{line}:{col}\n",
+                diagnostic.message,
+                file.name()
+            ));
         }
     }
     out

@@ -19,11 +19,26 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Where an op came from in the user's source.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Location {
     #[default]
     Unknown,
-    FileLineCol { file: String, line: u32, col: u32 },
+    FileLineCol {
+        file: String,
+        line: u32,
+        col: u32,
+    },
 }
 
 impl fmt::Display for Location {
@@ -99,7 +114,10 @@ pub struct OpSpec {
 
 impl OpSpec {
     pub fn new(name: impl Into<String>) -> OpSpec {
-        OpSpec { name: name.into(), ..OpSpec::default() }
+        OpSpec {
+            name: name.into(),
+            ..OpSpec::default()
+        }
     }
     #[must_use]
     pub fn operands(mut self, operands: impl IntoIterator<Item = Value>) -> OpSpec {
@@ -132,7 +150,12 @@ impl OpSpec {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IrError {
     #[error("cannot erase `{name}` ({op}): result {index} still has {uses} use(s)")]
-    ResultStillUsed { op: Op, name: String, index: u32, uses: usize },
+    ResultStillUsed {
+        op: Op,
+        name: String,
+        index: u32,
+        uses: usize,
+    },
     #[error("{0} is erased")]
     Erased(Op),
     #[error("{0} is already in a block")]
@@ -157,7 +180,13 @@ impl Default for Module {
 impl Module {
     /// An empty `builtin.module` with one block.
     pub fn new() -> Module {
-        let mut m = Module { ops: vec![], blocks: vec![], regions: vec![], values: vec![], top: Op(0) };
+        let mut m = Module {
+            ops: vec![],
+            blocks: vec![],
+            regions: vec![],
+            values: vec![],
+            top: Op(0),
+        };
         let top = m.create_op(OpSpec::new("builtin.module").regions(1));
         m.top = top;
         let region = m.op_regions(top)[0];
@@ -193,16 +222,28 @@ impl Module {
             erased: false,
         });
         for (index, v) in spec.operands.into_iter().enumerate() {
-            self.values[v.index()].uses.push(Use { op, index: index as u32 });
+            self.values[v.index()].uses.push(Use {
+                op,
+                index: index as u32,
+            });
             self.ops[op.index()].operands.push(v);
         }
         for (index, ty) in spec.result_types.into_iter().enumerate() {
-            let v = self.new_value(ty, ValueDef::OpResult { op, index: index as u32 });
+            let v = self.new_value(
+                ty,
+                ValueDef::OpResult {
+                    op,
+                    index: index as u32,
+                },
+            );
             self.ops[op.index()].results.push(v);
         }
         for _ in 0..spec.num_regions {
             let region = Region(self.regions.len() as u32);
-            self.regions.push(RegionData { blocks: vec![], parent: op });
+            self.regions.push(RegionData {
+                blocks: vec![],
+                parent: op,
+            });
             self.ops[op.index()].regions.push(region);
         }
         op
@@ -210,7 +251,12 @@ impl Module {
 
     fn new_value(&mut self, ty: Type, def: ValueDef) -> Value {
         let v = Value(self.values.len() as u32);
-        self.values.push(ValueData { ty, def, uses: vec![], name_hint: None });
+        self.values.push(ValueData {
+            ty,
+            def,
+            uses: vec![],
+            name_hint: None,
+        });
         v
     }
 
@@ -225,7 +271,11 @@ impl Module {
     /// Creates a detached block.
     pub fn create_block(&mut self, arg_types: &[Type]) -> Block {
         let block = Block(self.blocks.len() as u32);
-        self.blocks.push(BlockData { args: vec![], ops: vec![], parent: None });
+        self.blocks.push(BlockData {
+            args: vec![],
+            ops: vec![],
+            parent: None,
+        });
         for t in arg_types {
             self.add_block_arg(block, t.clone());
         }
@@ -241,7 +291,10 @@ impl Module {
 
     /// Attaches a detached block at the end of a region.
     pub fn push_block(&mut self, region: Region, block: Block) {
-        debug_assert!(self.blocks[block.index()].parent.is_none(), "block is already attached");
+        debug_assert!(
+            self.blocks[block.index()].parent.is_none(),
+            "block is already attached"
+        );
         self.blocks[block.index()].parent = Some(region);
         self.regions[region.index()].blocks.push(block);
     }
@@ -293,7 +346,10 @@ impl Module {
     /// The block holding an op and the op's index in it.
     pub fn op_position(&self, op: Op) -> Option<(Block, usize)> {
         let block = self.ops[op.index()].parent?;
-        let index = self.blocks[block.index()].ops.iter().position(|&o| o == op)?;
+        let index = self.blocks[block.index()]
+            .ops
+            .iter()
+            .position(|&o| o == op)?;
         Some((block, index))
     }
 
@@ -302,7 +358,10 @@ impl Module {
     /// Replaces operand `index` of `op`, keeping use lists exact.
     pub fn set_operand(&mut self, op: Op, index: usize, new: Value) {
         let old = self.ops[op.index()].operands[index];
-        let u = Use { op, index: index as u32 };
+        let u = Use {
+            op,
+            index: index as u32,
+        };
         self.values[old.index()].uses.retain(|x| *x != u);
         self.values[new.index()].uses.push(u);
         self.ops[op.index()].operands[index] = new;
@@ -312,7 +371,10 @@ impl Module {
     pub fn set_operands(&mut self, op: Op, operands: Vec<Value>) {
         self.drop_operand_uses(op);
         for (index, v) in operands.iter().enumerate() {
-            self.values[v.index()].uses.push(Use { op, index: index as u32 });
+            self.values[v.index()].uses.push(Use {
+                op,
+                index: index as u32,
+            });
         }
         self.ops[op.index()].operands = operands;
     }
@@ -320,7 +382,10 @@ impl Module {
     fn drop_operand_uses(&mut self, op: Op) {
         let operands = std::mem::take(&mut self.ops[op.index()].operands);
         for (index, v) in operands.iter().enumerate() {
-            let u = Use { op, index: index as u32 };
+            let u = Use {
+                op,
+                index: index as u32,
+            };
             self.values[v.index()].uses.retain(|x| *x != u);
         }
     }
@@ -341,7 +406,11 @@ impl Module {
     /// and erases `op`.
     pub fn replace_op(&mut self, op: Op, new: &[Value]) -> Result<(), IrError> {
         let results = self.ops[op.index()].results.clone();
-        assert_eq!(results.len(), new.len(), "replace_op needs one replacement per result");
+        assert_eq!(
+            results.len(),
+            new.len(),
+            "replace_op needs one replacement per result"
+        );
         for (old, new) in results.iter().zip(new) {
             self.replace_all_uses(*old, *new);
         }
@@ -358,7 +427,11 @@ impl Module {
         let inside: std::collections::HashSet<Op> = nested.iter().copied().collect();
         for &o in &nested {
             for (index, &r) in self.ops[o.index()].results.iter().enumerate() {
-                let outside = self.values[r.index()].uses.iter().filter(|u| !inside.contains(&u.op)).count();
+                let outside = self.values[r.index()]
+                    .uses
+                    .iter()
+                    .filter(|u| !inside.contains(&u.op))
+                    .count();
                 if outside > 0 {
                     return Err(IrError::ResultStillUsed {
                         op: o,
@@ -392,7 +465,11 @@ impl Module {
         let spec = OpSpec {
             name: data.name.clone(),
             operands: data.operands.iter().map(|v| map.lookup(*v)).collect(),
-            result_types: data.results.iter().map(|v| self.values[v.index()].ty.clone()).collect(),
+            result_types: data
+                .results
+                .iter()
+                .map(|v| self.values[v.index()].ty.clone())
+                .collect(),
             attrs: data.attrs.clone(),
             num_regions: data.regions.len(),
             loc: data.loc.clone(),
@@ -400,7 +477,10 @@ impl Module {
         let old_results = data.results.clone();
         let old_regions = data.regions.clone();
         let new = self.create_op(spec);
-        for (old, new_v) in old_results.iter().zip(self.ops[new.index()].results.clone()) {
+        for (old, new_v) in old_results
+            .iter()
+            .zip(self.ops[new.index()].results.clone())
+        {
             self.values[new_v.index()].name_hint = self.values[old.index()].name_hint.clone();
             map.insert(*old, new_v);
         }
@@ -414,9 +494,18 @@ impl Module {
     /// Clones the blocks of `from` to the end of `to`.
     pub fn clone_region_into(&mut self, from: Region, to: Region, map: &mut ValueMap) {
         for b in self.regions[from.index()].blocks.clone() {
-            let arg_types: Vec<Type> = self.block_args(b).iter().map(|v| self.value_type(*v).clone()).collect();
+            let arg_types: Vec<Type> = self
+                .block_args(b)
+                .iter()
+                .map(|v| self.value_type(*v).clone())
+                .collect();
             let nb = self.append_block(to, &arg_types);
-            for (old, new) in self.block_args(b).to_vec().into_iter().zip(self.block_args(nb).to_vec()) {
+            for (old, new) in self
+                .block_args(b)
+                .to_vec()
+                .into_iter()
+                .zip(self.block_args(nb).to_vec())
+            {
                 self.values[new.index()].name_hint = self.values[old.index()].name_hint.clone();
                 map.insert(old, new);
             }

@@ -9,7 +9,9 @@ use std::fmt;
 
 /// A memory space of a memref: MLIR allows any attribute; accc uses integers
 /// or names (`"scratchpad"`, `"accumulator"`, `"sbuf"`, `"shared"`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum MemorySpace {
     Int(u64),
     Name(String),
@@ -24,7 +26,9 @@ impl fmt::Display for MemorySpace {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct MemRefType {
     /// Static extents; accc has no dynamic shapes.
     pub shape: Vec<i64>,
@@ -41,13 +45,17 @@ impl MemRefType {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct FunctionType {
     pub inputs: Vec<Type>,
     pub results: Vec<Type>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Type {
     /// Signless integer of the given width (`i1`, `i8`, ..., `i64`).
     Int(u32),
@@ -59,7 +67,10 @@ pub enum Type {
     MemRef(MemRefType),
     Function(FunctionType),
     /// A type of a dialect accc does not model structurally: `!dialect.body`.
-    Opaque { dialect: String, body: String },
+    Opaque {
+        dialect: String,
+        body: String,
+    },
 }
 
 impl Type {
@@ -67,7 +78,11 @@ impl Type {
         Type::Int(1)
     }
     pub fn memref(shape: Vec<i64>, elem: Type, memory_space: Option<MemorySpace>) -> Type {
-        Type::MemRef(MemRefType { shape, elem: Box::new(elem), memory_space })
+        Type::MemRef(MemRefType {
+            shape,
+            elem: Box::new(elem),
+            memory_space,
+        })
     }
     pub fn is_int(&self) -> bool {
         matches!(self, Type::Int(_))
@@ -164,10 +179,20 @@ mod tests {
 
     #[test]
     fn prints_like_mlir() {
-        let t = Type::memref(vec![16, 16], Type::Int(8), Some(MemorySpace::Name("scratchpad".into())));
+        let t = Type::memref(
+            vec![16, 16],
+            Type::Int(8),
+            Some(MemorySpace::Name("scratchpad".into())),
+        );
         assert_eq!(t.to_string(), "memref<16x16xi8, \"scratchpad\">");
-        assert_eq!(Type::memref(vec![], Type::F32, None).to_string(), "memref<f32>");
-        let f = Type::Function(FunctionType { inputs: vec![Type::Int(32), Type::Index], results: vec![] });
+        assert_eq!(
+            Type::memref(vec![], Type::F32, None).to_string(),
+            "memref<f32>"
+        );
+        let f = Type::Function(FunctionType {
+            inputs: vec![Type::Int(32), Type::Index],
+            results: vec![],
+        });
         assert_eq!(f.to_string(), "(i32, index) -> ()");
     }
 }

@@ -43,7 +43,11 @@ impl std::error::Error for VerifyError {}
 
 /// Verifies the whole module; returns every error found.
 pub fn verify_module(m: &Module) -> Result<(), Vec<VerifyError>> {
-    let mut v = Verifier { m, errors: vec![], symbols: HashSet::new() };
+    let mut v = Verifier {
+        m,
+        errors: vec![],
+        symbols: HashSet::new(),
+    };
     let mut scope = Scope::default();
     v.verify_op(m.top(), &mut scope);
     if v.errors.is_empty() {
@@ -89,20 +93,41 @@ impl Verifier<'_> {
         }
         for (index, &v) in m.operands(op).iter().enumerate() {
             if v.index() >= m.num_value_slots() {
-                self.report(op, format!("operand {index} names a value that does not exist"));
+                self.report(
+                    op,
+                    format!("operand {index} names a value that does not exist"),
+                );
                 continue;
             }
-            if !m.uses(v).contains(&Use { op, index: index as u32 }) {
-                self.report(op, format!("operand {index} is missing from its value's use list"));
+            if !m.uses(v).contains(&Use {
+                op,
+                index: index as u32,
+            }) {
+                self.report(
+                    op,
+                    format!("operand {index} is missing from its value's use list"),
+                );
             }
             if !scope.contains(v) {
-                self.report(op, format!("operand {index} does not dominate this use{}", self.describe_def(v)));
+                self.report(
+                    op,
+                    format!(
+                        "operand {index} does not dominate this use{}",
+                        self.describe_def(v)
+                    ),
+                );
             }
         }
         for &r in m.results(op) {
             for u in m.uses(r) {
                 if m.is_erased(u.op) || m.operands(u.op).get(u.index as usize) != Some(&r) {
-                    self.report(op, format!("a result's use list names {}#{} which does not use it", u.op, u.index));
+                    self.report(
+                        op,
+                        format!(
+                            "a result's use list names {}#{} which does not use it",
+                            u.op, u.index
+                        ),
+                    );
                 }
             }
         }
@@ -118,7 +143,11 @@ impl Verifier<'_> {
         }
 
         let isolated = dialects::is_isolated_from_above(m.op_name(op));
-        let saved = if isolated { Some(std::mem::take(&mut scope.frames)) } else { None };
+        let saved = if isolated {
+            Some(std::mem::take(&mut scope.frames))
+        } else {
+            None
+        };
         let terminator = dialects::required_terminator(m.op_name(op));
         for &region in m.op_regions(op) {
             if m.region_parent(region) != op {
@@ -126,7 +155,10 @@ impl Verifier<'_> {
             }
             for &block in m.region_blocks(region) {
                 if m.block_parent(block) != Some(region) {
-                    self.report(op, format!("{block}'s parent link does not point at its region"));
+                    self.report(
+                        op,
+                        format!("{block}'s parent link does not point at its region"),
+                    );
                 }
                 self.verify_block(op, block, terminator, scope);
             }
@@ -138,27 +170,50 @@ impl Verifier<'_> {
         // adds them to the current frame).
     }
 
-    fn verify_block(&mut self, parent: Op, block: Block, terminator: Option<&str>, scope: &mut Scope) {
+    fn verify_block(
+        &mut self,
+        parent: Op,
+        block: Block,
+        terminator: Option<&str>,
+        scope: &mut Scope,
+    ) {
         let m = self.m;
-        scope.frames.push(m.block_args(block).iter().copied().collect());
+        scope
+            .frames
+            .push(m.block_args(block).iter().copied().collect());
         let ops = m.block_ops(block);
         for (i, &op) in ops.iter().enumerate() {
             if m.op_parent_block(op) != Some(block) {
-                self.report(op, format!("is listed in {block} but its parent link disagrees"));
+                self.report(
+                    op,
+                    format!("is listed in {block} but its parent link disagrees"),
+                );
             }
             let name = m.op_name(op);
             if dialects::is_terminator(name) && i + 1 != ops.len() {
                 self.report(op, "is a terminator but is not the last op of its block");
             }
             self.verify_op(op, scope);
-            let frame = scope.frames.last_mut().expect("a frame was pushed for this block");
+            let frame = scope
+                .frames
+                .last_mut()
+                .expect("a frame was pushed for this block");
             frame.extend(m.results(op).iter().copied());
         }
         if let Some(expected) = terminator {
             match ops.last() {
                 Some(&last) if m.op_name(last) == expected => {}
-                Some(&last) => self.report(parent, format!("body must end with `{expected}`, ends with `{}`", m.op_name(last))),
-                None => self.report(parent, format!("body block is empty; it must end with `{expected}`")),
+                Some(&last) => self.report(
+                    parent,
+                    format!(
+                        "body must end with `{expected}`, ends with `{}`",
+                        m.op_name(last)
+                    ),
+                ),
+                None => self.report(
+                    parent,
+                    format!("body block is empty; it must end with `{expected}`"),
+                ),
             }
         }
         scope.frames.pop();
@@ -166,7 +221,9 @@ impl Verifier<'_> {
 
     fn describe_def(&self, v: Value) -> String {
         match self.m.value(v).def {
-            ValueDef::OpResult { op, .. } if self.m.is_erased(op) => format!(" (defined by erased {op})"),
+            ValueDef::OpResult { op, .. } if self.m.is_erased(op) => {
+                format!(" (defined by erased {op})")
+            }
             ValueDef::OpResult { op, .. } => format!(" (defined by `{}`)", self.m.op_name(op)),
             ValueDef::BlockArg { block, .. } => format!(" (an argument of {block})"),
         }
@@ -186,7 +243,12 @@ mod tests {
         let (f, entry) = func::build_func(&mut m, "k", vec![mt.clone()], vec![]);
         let a = m.block_args(entry)[0];
         let mut b = Builder::at_end(&mut m, entry);
-        let (_, iv, body) = affine::build_for(&mut b, affine::Bound::constant(0), affine::Bound::constant(4), 1);
+        let (_, iv, body) = affine::build_for(
+            &mut b,
+            affine::Bound::constant(0),
+            affine::Bound::constant(4),
+            1,
+        );
         func::build_return(&mut b, &[]);
         let mut inner = Builder::before_terminator(&mut m, body);
         let x = affine::build_load(&mut inner, a, crate::AffineMap::identity(1), &[iv]);
@@ -207,30 +269,55 @@ mod tests {
         let (mut m, f) = small_kernel();
         let ops = m.walk_ops(f);
         let add = *ops.iter().find(|o| m.op_name(**o) == "arith.addi").unwrap();
-        let load = *ops.iter().find(|o| m.op_name(**o) == "affine.load").unwrap();
+        let load = *ops
+            .iter()
+            .find(|o| m.op_name(**o) == "affine.load")
+            .unwrap();
         m.move_op_before(add, load).unwrap();
         let errs = verify_module(&m).unwrap_err();
-        assert!(errs.iter().any(|e| e.message.contains("does not dominate")), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.message.contains("does not dominate")),
+            "{errs:?}"
+        );
 
         let (mut m, f) = small_kernel();
         let ops = m.walk_ops(f);
-        let store = *ops.iter().find(|o| m.op_name(**o) == "affine.store").unwrap();
+        let store = *ops
+            .iter()
+            .find(|o| m.op_name(**o) == "affine.store")
+            .unwrap();
         let iv = m.operand(store, 2);
         m.set_operand(store, 0, iv);
         let errs = verify_module(&m).unwrap_err();
-        assert!(errs.iter().any(|e| e.message.contains("stores `index`")), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.message.contains("stores `index`")),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn rejects_missing_terminator_and_erasing_used_values() {
         let (mut m, f) = small_kernel();
         let ops = m.walk_ops(f);
-        let load = *ops.iter().find(|o| m.op_name(**o) == "affine.load").unwrap();
-        assert!(matches!(m.erase_op(load), Err(crate::IrError::ResultStillUsed { .. })));
-        let ret = *ops.iter().find(|o| m.op_name(**o) == "func.return").unwrap();
+        let load = *ops
+            .iter()
+            .find(|o| m.op_name(**o) == "affine.load")
+            .unwrap();
+        assert!(matches!(
+            m.erase_op(load),
+            Err(crate::IrError::ResultStillUsed { .. })
+        ));
+        let ret = *ops
+            .iter()
+            .find(|o| m.op_name(**o) == "func.return")
+            .unwrap();
         m.erase_op(ret).unwrap();
         let errs = verify_module(&m).unwrap_err();
-        assert!(errs.iter().any(|e| e.message.contains("must end with `func.return`")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.message.contains("must end with `func.return`")),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -35,14 +35,22 @@ impl Pass for Canonicalize {
                     .iter()
                     .map(|v| arith::constant_value(m, *v).and_then(Attribute::as_int))
                     .collect();
-                let value = match (constants, m.attr(op, "map").and_then(Attribute::as_affine_map)) {
+                let value = match (
+                    constants,
+                    m.attr(op, "map").and_then(Attribute::as_affine_map),
+                ) {
                     (Some(c), Some(map)) => map.eval(&c).and_then(|r| r.first().copied()),
                     _ => None,
                 };
                 if let Some(value) = value {
-                    let Some(mut b) = Builder::before(m, op) else { continue };
+                    let Some(mut b) = Builder::before(m, op) else {
+                        continue;
+                    };
                     let c = arith::build_index_constant(&mut b, value);
-                    m.replace_op(op, &[c]).map_err(|e| PassError::Failed { pass: "canonicalize".into(), message: e.to_string() })?;
+                    m.replace_op(op, &[c]).map_err(|e| PassError::Failed {
+                        pass: "canonicalize".into(),
+                        message: e.to_string(),
+                    })?;
                     changed = true;
                 }
             }

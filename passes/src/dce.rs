@@ -11,7 +11,10 @@ pub struct DeadCodeElimination;
 fn is_pure(name: &str) -> bool {
     name.starts_with("arith.")
         || name.starts_with("math.")
-        || matches!(name, "affine.apply" | "affine.min" | "affine.max" | "affine.load" | "memref.load")
+        || matches!(
+            name,
+            "affine.apply" | "affine.min" | "affine.max" | "affine.load" | "memref.load"
+        )
 }
 
 impl Pass for DeadCodeElimination {
@@ -25,13 +28,18 @@ impl Pass for DeadCodeElimination {
             let dead: Vec<_> = m
                 .walk_ops(m.top())
                 .into_iter()
-                .filter(|&op| is_pure(m.op_name(op)) && m.results(op).iter().all(|r| m.uses(*r).is_empty()))
+                .filter(|&op| {
+                    is_pure(m.op_name(op)) && m.results(op).iter().all(|r| m.uses(*r).is_empty())
+                })
                 .collect();
             if dead.is_empty() {
                 return Ok(changed);
             }
             for op in dead {
-                m.erase_op(op).map_err(|e| PassError::Failed { pass: "dce".into(), message: e.to_string() })?;
+                m.erase_op(op).map_err(|e| PassError::Failed {
+                    pass: "dce".into(),
+                    message: e.to_string(),
+                })?;
             }
             changed = true;
         }

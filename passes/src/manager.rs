@@ -48,11 +48,18 @@ pub enum PassError {
     #[error("pass `{pass}` failed: {message}")]
     Failed { pass: String, message: String },
     #[error("pass `{pass}` produced invalid IR:\n{}", format_errors(.errors))]
-    BrokeInvariants { pass: String, errors: Vec<VerifyError> },
+    BrokeInvariants {
+        pass: String,
+        errors: Vec<VerifyError>,
+    },
 }
 
 fn format_errors(errors: &[VerifyError]) -> String {
-    errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+    errors
+        .iter()
+        .map(|e| format!("  {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Runs passes in order, verifying after each.
@@ -73,10 +80,14 @@ impl PassManager {
     /// Adds a registered pass by name.
     pub fn add_by_name(&mut self, name: &str) -> Result<(), PassError> {
         let passes = registered_passes();
-        let info = passes.iter().find(|p| p.name == name).ok_or_else(|| PassError::UnknownPass {
-            name: name.to_string(),
-            known: passes.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
-        })?;
+        let info =
+            passes
+                .iter()
+                .find(|p| p.name == name)
+                .ok_or_else(|| PassError::UnknownPass {
+                    name: name.to_string(),
+                    known: passes.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+                })?;
         self.add(info.create());
         Ok(())
     }
@@ -87,10 +98,17 @@ impl PassManager {
 
     /// Runs the pipeline; `after_each(pass_name, module)` is called after
     /// every pass that verified.
-    pub fn run(&mut self, module: &mut Module, mut after_each: impl FnMut(&str, &Module)) -> Result<(), PassError> {
+    pub fn run(
+        &mut self,
+        module: &mut Module,
+        mut after_each: impl FnMut(&str, &Module),
+    ) -> Result<(), PassError> {
         for pass in &mut self.passes {
             pass.run(module)?;
-            verify_module(module).map_err(|errors| PassError::BrokeInvariants { pass: pass.name().to_string(), errors })?;
+            verify_module(module).map_err(|errors| PassError::BrokeInvariants {
+                pass: pass.name().to_string(),
+                errors,
+            })?;
             after_each(pass.name(), module);
         }
         Ok(())

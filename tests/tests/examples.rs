@@ -13,7 +13,11 @@ fn examples() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "acc"))
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "expected at least 10 example files, found {}", files.len());
+    assert!(
+        files.len() >= 10,
+        "expected at least 10 example files, found {}",
+        files.len()
+    );
     files
 }
 
@@ -43,8 +47,14 @@ fn every_example_round_trips_through_text() {
         let text = print_module(&module);
         let reparsed = parse_module(&SourceFile::new("roundtrip.mlir", text.clone()))
             .unwrap_or_else(|d| panic!("{}: reparse failed: {d:?}", path.display()));
-        structurally_equal(&module, &reparsed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(print_module(&reparsed), text, "{}: printing is not a fixed point", path.display());
+        structurally_equal(&module, &reparsed)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            print_module(&reparsed),
+            text,
+            "{}: printing is not a fixed point",
+            path.display()
+        );
     }
 }
 
@@ -53,10 +63,21 @@ fn each_kernel_compiles_alone_with_its_callees() {
     for path in examples() {
         let (file, module) = compile_example(&path);
         for f in module.block_ops(module.body()).to_vec() {
-            let name = accc::ir::dialects::func::sym_name(&module, f).unwrap().to_string();
-            let alone = compile(&file, &CompileOptions { kernel: Some(name.clone()), ..Default::default() })
-                .unwrap_or_else(|d| panic!("{}", accc::render_diagnostics(&file, &d)));
-            assert!(alone.lookup_symbol(&name).is_some(), "{name} missing when compiled alone");
+            let name = accc::ir::dialects::func::sym_name(&module, f)
+                .unwrap()
+                .to_string();
+            let alone = compile(
+                &file,
+                &CompileOptions {
+                    kernel: Some(name.clone()),
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|d| panic!("{}", accc::render_diagnostics(&file, &d)));
+            assert!(
+                alone.lookup_symbol(&name).is_some(),
+                "{name} missing when compiled alone"
+            );
         }
     }
 }

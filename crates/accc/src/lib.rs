@@ -35,19 +35,24 @@ pub fn compile(file: &SourceFile, options: &CompileOptions) -> Result<Module, Ve
     if let Some(name) = &options.schedule {
         let Some(schedule) = program.schedules.iter().find(|s| s.name == *name) else {
             let known: Vec<&str> = program.schedules.iter().map(|s| s.name.as_str()).collect();
-            return Err(vec![Diagnostic::error(format!("no schedule named `{name}` in {}", file.name()))
-                .with_primary(Span::new(0, 0), "")
-                .with_hint(if known.is_empty() {
-                    "this file declares no schedules".to_string()
-                } else {
-                    format!("schedules in this file: {}", known.join(", "))
-                })]);
+            return Err(vec![Diagnostic::error(format!(
+                "no schedule named `{name}` in {}",
+                file.name()
+            ))
+            .with_primary(Span::new(0, 0), "")
+            .with_hint(if known.is_empty() {
+                "this file declares no schedules".to_string()
+            } else {
+                format!("schedules in this file: {}", known.join(", "))
+            })]);
         };
         let target = &program.kernels[schedule.kernel.index()].name;
         if let Some(kernel) = &options.kernel {
             if target != kernel {
-                return Err(vec![Diagnostic::error(format!("schedule `{name}` is for kernel `{target}`, not `{kernel}`"))
-                    .with_primary(schedule.span, "declared here")]);
+                return Err(vec![Diagnostic::error(format!(
+                    "schedule `{name}` is for kernel `{target}`, not `{kernel}`"
+                ))
+                .with_primary(schedule.span, "declared here")]);
             }
         }
         return Err(vec![Diagnostic::error(format!(

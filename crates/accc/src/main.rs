@@ -90,21 +90,40 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), Reported> {
     match &cli.command {
-        Command::Compile { file, kernel, schedule, emit, output, locations } => {
+        Command::Compile {
+            file,
+            kernel,
+            schedule,
+            emit,
+            output,
+            locations,
+        } => {
             let source = read_source(cli, file)?;
             let text = match emit {
                 Emit::Ast => {
-                    let program = accc::dsl::parse(&source).map_err(|d| report(cli, &source, &d))?;
+                    let program =
+                        accc::dsl::parse(&source).map_err(|d| report(cli, &source, &d))?;
                     accc::dsl::parse_and_check(&source).map_err(|d| report(cli, &source, &d))?;
-                    serde_json::to_string_pretty(&program).map_err(|e| fail(cli, &format!("cannot serialize the AST: {e}")))?
+                    serde_json::to_string_pretty(&program)
+                        .map_err(|e| fail(cli, &format!("cannot serialize the AST: {e}")))?
                 }
                 Emit::Ir => {
-                    let options = CompileOptions { kernel: kernel.clone(), schedule: schedule.clone() };
-                    let module = accc::compile(&source, &options).map_err(|d| report(cli, &source, &d))?;
+                    let options = CompileOptions {
+                        kernel: kernel.clone(),
+                        schedule: schedule.clone(),
+                    };
+                    let module =
+                        accc::compile(&source, &options).map_err(|d| report(cli, &source, &d))?;
                     if cli.print_ir_after_each {
-                        eprintln!("// -----// IR after lower-to-ir //----- //\n{}", print_module(&module));
+                        eprintln!(
+                            "// -----// IR after lower-to-ir //----- //\n{}",
+                            print_module(&module)
+                        );
                     }
-                    let options = accc::ir::text::PrintOptions { print_locations: *locations, ..Default::default() };
+                    let options = accc::ir::text::PrintOptions {
+                        print_locations: *locations,
+                        ..Default::default()
+                    };
                     let ir = accc::ir::text::print_module_with(&module, &options);
                     if cli.json {
                         serde_json::json!({ "file": file, "kernel": kernel, "ir": ir }).to_string()
@@ -115,12 +134,19 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             };
             write_output(cli, output.as_deref(), &text)
         }
-        Command::Opt { file, passes, generic, output } => {
+        Command::Opt {
+            file,
+            passes,
+            generic,
+            output,
+        } => {
             let source = read_source(cli, file)?;
             let mut module = parse_module(&source).map_err(|d| report(cli, &source, &d))?;
             let mut manager = accc::passes::PassManager::new();
             for name in passes {
-                manager.add_by_name(name).map_err(|e| fail(cli, &e.to_string()))?;
+                manager
+                    .add_by_name(name)
+                    .map_err(|e| fail(cli, &e.to_string()))?;
             }
             let print_each = cli.print_ir_after_each;
             manager
@@ -130,9 +156,16 @@ fn run(cli: &Cli) -> Result<(), Reported> {
                     }
                 })
                 .map_err(|e| fail(cli, &e.to_string()))?;
-            let options = accc::ir::text::PrintOptions { generic: *generic, ..Default::default() };
+            let options = accc::ir::text::PrintOptions {
+                generic: *generic,
+                ..Default::default()
+            };
             let ir = accc::ir::text::print_module_with(&module, &options);
-            let text = if cli.json { serde_json::json!({ "file": file, "passes": passes, "ir": ir }).to_string() } else { ir };
+            let text = if cli.json {
+                serde_json::json!({ "file": file, "passes": passes, "ir": ir }).to_string()
+            } else {
+                ir
+            };
             write_output(cli, output.as_deref(), &text)
         }
     }
@@ -145,9 +178,17 @@ fn read_source(cli: &Cli, path: &Path) -> Result<SourceFile, Reported> {
             .map_err(|e| fail(cli, &format!("cannot read standard input: {e}")))?;
         s
     } else {
-        let bytes = std::fs::read(path).map_err(|e| fail(cli, &format!("cannot read `{}`: {e}", path.display())))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| fail(cli, &format!("cannot read `{}`: {e}", path.display())))?;
         String::from_utf8(bytes).map_err(|e| {
-            fail(cli, &format!("`{}` is not UTF-8 text (invalid byte at offset {})", path.display(), e.utf8_error().valid_up_to()))
+            fail(
+                cli,
+                &format!(
+                    "`{}` is not UTF-8 text (invalid byte at offset {})",
+                    path.display(),
+                    e.utf8_error().valid_up_to()
+                ),
+            )
         })?
     };
     Ok(SourceFile::new(path.display().to_string(), text))
@@ -163,7 +204,8 @@ fn write_output(cli: &Cli, output: Option<&Path>, text: &str) -> Result<(), Repo
             print!("{text}");
             Ok(())
         }
-        Some(path) => std::fs::write(path, text).map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", path.display()))),
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", path.display()))),
     }
 }
 
@@ -173,7 +215,10 @@ fn report(cli: &Cli, source: &SourceFile, diagnostics: &[Diagnostic]) -> Reporte
         let items: Vec<_> = diagnostics
             .iter()
             .map(|d| {
-                let (line, col) = d.primary_span().map(|s| source.line_col(s.start as usize)).unwrap_or((0, 0));
+                let (line, col) = d
+                    .primary_span()
+                    .map(|s| source.line_col(s.start as usize))
+                    .unwrap_or((0, 0));
                 serde_json::json!({
                     "severity": format!("{:?}", d.severity).to_lowercase(),
                     "message": d.message,
@@ -184,7 +229,10 @@ fn report(cli: &Cli, source: &SourceFile, diagnostics: &[Diagnostic]) -> Reporte
                 })
             })
             .collect();
-        println!("{}", serde_json::json!({ "ok": false, "diagnostics": items }));
+        println!(
+            "{}",
+            serde_json::json!({ "ok": false, "diagnostics": items })
+        );
     } else {
         eprint!("{}", accc::render_diagnostics(source, diagnostics));
         let n = diagnostics.len();
@@ -196,7 +244,10 @@ fn report(cli: &Cli, source: &SourceFile, diagnostics: &[Diagnostic]) -> Reporte
 /// Prints a failure that has no source location.
 fn fail(cli: &Cli, message: &str) -> Reported {
     if cli.json {
-        println!("{}", serde_json::json!({ "ok": false, "diagnostics": [{ "severity": "error", "message": message }] }));
+        println!(
+            "{}",
+            serde_json::json!({ "ok": false, "diagnostics": [{ "severity": "error", "message": message }] })
+        );
     } else {
         eprintln!("error: {message}");
     }

@@ -200,12 +200,24 @@ pub struct Stmt {
 #[derive(Clone, Debug, Serialize)]
 pub enum StmtKind {
     /// `for a, b in grid(E1, E2) { ... }` or `for i in range(lo, hi) { ... }`.
-    For { vars: Vec<Ident>, iter: LoopIter, body: Block },
+    For {
+        vars: Vec<Ident>,
+        iter: LoopIter,
+        body: Block,
+    },
     /// `let name: TYPE[dims];` (local tensor) or `let name: TYPE = init;`
     /// (local scalar). The checker rejects the other two combinations.
-    Let { name: Ident, ty: TypeExpr, init: Option<Expr> },
+    Let {
+        name: Ident,
+        ty: TypeExpr,
+        init: Option<Expr>,
+    },
     /// `target op value;`
-    Assign { target: Target, op: AssignOp, value: Expr },
+    Assign {
+        target: Target,
+        op: AssignOp,
+        value: Expr,
+    },
     /// `kernel_name(args);`: inputs then outputs, by position.
     Call { callee: Ident, args: Vec<Expr> },
 }
@@ -352,7 +364,10 @@ impl BinOp {
     }
 
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+        matches!(
+            self,
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+        )
     }
 }
 

@@ -10,7 +10,9 @@
 //! The typing rules implemented here are written down in
 //! `docs/language.md`, section "Typing rules".
 
-use crate::ast::{self, BinOp, ElemType, ExprKind as AstExprKind, Ident, LoopIter, StmtKind, UnaryOp};
+use crate::ast::{
+    self, BinOp, ElemType, ExprKind as AstExprKind, Ident, LoopIter, StmtKind, UnaryOp,
+};
 use crate::checked::*;
 use accc_ir::diag::{Diagnostic, SourceFile, Span};
 use std::collections::HashMap;
@@ -158,7 +160,10 @@ impl Body {
                 return Some((*sym, *span));
             }
         }
-        self.params.iter().position(|p| p.name == name).map(|i| (Sym::Param(ParamId(i as u32)), self.params[i].span))
+        self.params
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| (Sym::Param(ParamId(i as u32)), self.params[i].span))
     }
 
     fn visible_names(&self) -> Vec<&str> {
@@ -173,10 +178,18 @@ impl Body {
     /// it failed to check.
     fn value_info(&self, sym: Sym) -> Option<(String, Span, ElemType, Option<Shape>)> {
         match sym {
-            Sym::Param(p) => self.params.get(p.index()).map(|p| (p.name.clone(), p.span, p.elem, p.shape.clone())),
+            Sym::Param(p) => self
+                .params
+                .get(p.index())
+                .map(|p| (p.name.clone(), p.span, p.elem, p.shape.clone())),
             Sym::Local(l) => self.locals.get(l.index()).map(|loc| {
                 let ok = self.local_ok.get(l.index()).copied().unwrap_or(false);
-                (loc.name.clone(), loc.span, loc.elem, ok.then(|| loc.shape.clone()))
+                (
+                    loc.name.clone(),
+                    loc.span,
+                    loc.elem,
+                    ok.then(|| loc.shape.clone()),
+                )
             }),
             Sym::LoopVar(_) => None,
         }
@@ -191,16 +204,23 @@ impl Body {
     /// involved is non-empty, which is required.
     fn extreme(&self, a: &Affine, maximize: bool) -> Option<i128> {
         let mut constant = i128::from(a.constant);
-        let mut terms: Vec<(LoopVarId, i128)> = a.terms.iter().map(|&(v, c)| (v, i128::from(c))).collect();
+        let mut terms: Vec<(LoopVarId, i128)> =
+            a.terms.iter().map(|&(v, c)| (v, i128::from(c))).collect();
         while let Some(&(var, coeff)) = terms.iter().max_by_key(|(v, _)| *v) {
             terms.retain(|(v, _)| *v != var);
             let (lo, hi) = self.loop_bounds.get(var.index())?.as_ref()?;
-            if !self.loop_nonempty.get(var.index()).copied().unwrap_or(false) {
+            if !self
+                .loop_nonempty
+                .get(var.index())
+                .copied()
+                .unwrap_or(false)
+            {
                 return None;
             }
             let take_hi = (coeff > 0) == maximize;
             let (sub, offset) = if take_hi { (hi, -1i128) } else { (lo, 0) };
-            constant = constant.checked_add(coeff.checked_mul(i128::from(sub.constant).checked_add(offset)?)?)?;
+            constant = constant
+                .checked_add(coeff.checked_mul(i128::from(sub.constant).checked_add(offset)?)?)?;
             for &(v, c) in &sub.terms {
                 let add = coeff.checked_mul(i128::from(c))?;
                 match terms.iter_mut().find(|(tv, _)| *tv == v) {
@@ -274,7 +294,9 @@ impl<'a> Checker<'a> {
                 self.items.insert(name.name.clone(), (kind, name.span));
             }
             if kind == ItemKind::Const {
-                self.const_decls.entry(name.name.clone()).or_insert(name.span);
+                self.const_decls
+                    .entry(name.name.clone())
+                    .or_insert(name.span);
             }
         }
 
@@ -282,20 +304,38 @@ impl<'a> Checker<'a> {
             if let ast::Item::Const(c) = item {
                 if let Some(value) = self.const_eval(&c.value, None) {
                     if !self.const_by_name.contains_key(&c.name.name) {
-                        self.const_by_name.insert(c.name.name.clone(), self.consts.len());
-                        self.consts.push(Const { name: c.name.name.clone(), value, span: c.span });
+                        self.const_by_name
+                            .insert(c.name.name.clone(), self.consts.len());
+                        self.consts.push(Const {
+                            name: c.name.name.clone(),
+                            value,
+                            span: c.span,
+                        });
                     }
                 } else {
                     // Mark it defined so uses do not cascade into "undefined".
-                    self.const_by_name.entry(c.name.name.clone()).or_insert(usize::MAX);
+                    self.const_by_name
+                        .entry(c.name.name.clone())
+                        .or_insert(usize::MAX);
                 }
             }
         }
 
-        let kernels: Vec<&ast::KernelDecl> =
-            program.items.iter().filter_map(|i| if let ast::Item::Kernel(k) = i { Some(k) } else { None }).collect();
+        let kernels: Vec<&ast::KernelDecl> = program
+            .items
+            .iter()
+            .filter_map(|i| {
+                if let ast::Item::Kernel(k) = i {
+                    Some(k)
+                } else {
+                    None
+                }
+            })
+            .collect();
         for (i, k) in kernels.iter().enumerate() {
-            self.kernel_by_name.entry(k.name.name.clone()).or_insert(KernelId(i as u32));
+            self.kernel_by_name
+                .entry(k.name.name.clone())
+                .or_insert(KernelId(i as u32));
         }
         for k in &kernels {
             let sig = self.signature(k);
@@ -326,7 +366,10 @@ impl<'a> Checker<'a> {
                             s.name.name, s.kernel.name
                         ))
                         .with_primary(s.kernel.span, "no kernel of this name");
-                        if let Some(c) = closest(&s.kernel.name, self.kernel_by_name.keys().map(String::as_str)) {
+                        if let Some(c) = closest(
+                            &s.kernel.name,
+                            self.kernel_by_name.keys().map(String::as_str),
+                        ) {
                             d = d.with_hint(format!("did you mean `{c}`?"));
                         }
                         self.error(d);
@@ -336,7 +379,11 @@ impl<'a> Checker<'a> {
         }
 
         let consts = self.consts.clone();
-        Program { consts, kernels: checked_kernels, schedules }
+        Program {
+            consts,
+            kernels: checked_kernels,
+            schedules,
+        }
     }
 
     // -------------------------------------------------------------- constants
@@ -346,12 +393,16 @@ impl<'a> Checker<'a> {
     /// any, only to explain why its names are not constants.
     fn const_eval(&mut self, e: &ast::Expr, body: Option<&Body>) -> Checked<i64> {
         let overflow = |span: Span| {
-            Diagnostic::error("constant expression overflows 64-bit integers").with_primary(span, "overflows")
+            Diagnostic::error("constant expression overflows 64-bit integers")
+                .with_primary(span, "overflows")
         };
         match &e.kind {
             AstExprKind::Int(v) => Some(*v),
             AstExprKind::Paren(inner) => self.const_eval(inner, body),
-            AstExprKind::Unary { op: UnaryOp::Neg, operand } => {
+            AstExprKind::Unary {
+                op: UnaryOp::Neg,
+                operand,
+            } => {
                 let v = self.const_eval(operand, body)?;
                 match v.checked_neg() {
                     Some(v) => Some(v),
@@ -398,16 +449,21 @@ impl<'a> Checker<'a> {
                     self.error(
                         Diagnostic::error(format!("`{}` is not a constant", id.name))
                             .with_primary(id.span, format!("this is {what}"))
-                            .with_hint("dimensions must be constant expressions over `const` declarations"),
+                            .with_hint(
+                                "dimensions must be constant expressions over `const` declarations",
+                            ),
                     );
                     return None;
                 }
                 if let Some(&later) = self.const_decls.get(&id.name) {
                     self.error(
-                        Diagnostic::error(format!("constant `{}` is used before its definition", id.name))
-                            .with_primary(id.span, "used here")
-                            .with_secondary(later, "defined later here")
-                            .with_hint("move the `const` declaration above this one"),
+                        Diagnostic::error(format!(
+                            "constant `{}` is used before its definition",
+                            id.name
+                        ))
+                        .with_primary(id.span, "used here")
+                        .with_secondary(later, "defined later here")
+                        .with_hint("move the `const` declaration above this one"),
                     );
                     return None;
                 }
@@ -443,14 +499,18 @@ impl<'a> Checker<'a> {
     ) {
         if let Some(b) = body {
             if let Some((_, decl)) = b.dead_loop_vars.iter().rev().find(|(n, _)| *n == id.name) {
-                let d = Diagnostic::error(format!("loop variable `{}` is used outside its loop", id.name))
-                    .with_primary(id.span, "not in scope here")
-                    .with_secondary(*decl, "declared by this loop; visible only inside its body");
+                let d = Diagnostic::error(format!(
+                    "loop variable `{}` is used outside its loop",
+                    id.name
+                ))
+                .with_primary(id.span, "not in scope here")
+                .with_secondary(*decl, "declared by this loop; visible only inside its body");
                 self.error(d);
                 return;
             }
         }
-        let mut d = Diagnostic::error(format!("cannot find {what} `{}`", id.name)).with_primary(id.span, "not defined");
+        let mut d = Diagnostic::error(format!("cannot find {what} `{}`", id.name))
+            .with_primary(id.span, "not defined");
         if let Some(c) = closest(&id.name, candidates) {
             d = d.with_hint(format!("did you mean `{c}`?"));
         }
@@ -481,14 +541,21 @@ impl<'a> Checker<'a> {
 
     fn signature(&mut self, k: &ast::KernelDecl) -> Signature {
         let mut params: Vec<SigParam> = Vec::new();
-        let all = k.params.iter().map(|p| (p, false)).chain(k.outputs.iter().map(|p| (p, true)));
+        let all = k
+            .params
+            .iter()
+            .map(|p| (p, false))
+            .chain(k.outputs.iter().map(|p| (p, true)));
         for (p, is_output) in all {
             if let Some(first) = params.iter().find(|q| q.name == p.name.name) {
                 let first_span = first.span;
                 self.error(
-                    Diagnostic::error(format!("parameter `{}` is declared more than once", p.name.name))
-                        .with_primary(p.name.span, "declared again here")
-                        .with_secondary(first_span, "first declared here"),
+                    Diagnostic::error(format!(
+                        "parameter `{}` is declared more than once",
+                        p.name.name
+                    ))
+                    .with_primary(p.name.span, "declared again here")
+                    .with_secondary(first_span, "first declared here"),
                 );
             } else {
                 self.check_shadows_const(&p.name);
@@ -499,7 +566,10 @@ impl<'a> Checker<'a> {
                         self.error(
                             Diagnostic::error(format!("output `{}` must be a tensor", p.name.name))
                                 .with_primary(p.ty.span, "a scalar type")
-                                .with_hint(format!("give it dimensions, e.g. `{}: {}[1]`", p.name.name, p.ty.elem)),
+                                .with_hint(format!(
+                                    "give it dimensions, e.g. `{}: {}[1]`",
+                                    p.name.name, p.ty.elem
+                                )),
                         );
                         None
                     } else {
@@ -508,7 +578,13 @@ impl<'a> Checker<'a> {
                 }
                 Some(dims) => self.dims(dims, None).map(Shape::Tensor),
             };
-            params.push(SigParam { name: p.name.name.clone(), span: p.name.span, elem: p.ty.elem, shape, is_output });
+            params.push(SigParam {
+                name: p.name.name.clone(),
+                span: p.name.span,
+                elem: p.ty.elem,
+                shape,
+                is_output,
+            });
         }
         if k.outputs.is_empty() {
             self.error(
@@ -517,7 +593,11 @@ impl<'a> Checker<'a> {
                     .with_hint("declare at least one output tensor after the parameters: `-> (C: i32[M, N])`"),
             );
         }
-        Signature { name: k.name.name.clone(), signature_span: k.signature_span, params }
+        Signature {
+            name: k.name.name.clone(),
+            signature_span: k.signature_span,
+            params,
+        }
     }
 
     /// Names inside kernels must not shadow constants (dimensions and
@@ -533,8 +613,16 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn kernel_body(&mut self, id: KernelId, k: &ast::KernelDecl) -> (Kernel, Vec<(KernelId, Span)>) {
-        let sig_params = self.sigs.get(id.index()).map(|s| s.params.clone()).unwrap_or_default();
+    fn kernel_body(
+        &mut self,
+        id: KernelId,
+        k: &ast::KernelDecl,
+    ) -> (Kernel, Vec<(KernelId, Span)>) {
+        let sig_params = self
+            .sigs
+            .get(id.index())
+            .map(|s| s.params.clone())
+            .unwrap_or_default();
         let mut body = Body {
             params: sig_params,
             locals: Vec::new(),
@@ -615,11 +703,20 @@ impl<'a> Checker<'a> {
                 let names: Vec<String> = path
                     .iter()
                     .chain(std::iter::once(&start))
-                    .map(|&n| format!("`{}`", self.sigs.get(n).map(|s| s.name.as_str()).unwrap_or("?")))
+                    .map(|&n| {
+                        format!(
+                            "`{}`",
+                            self.sigs.get(n).map(|s| s.name.as_str()).unwrap_or("?")
+                        )
+                    })
                     .collect();
                 // Point at the call that leaves `start` along the cycle.
                 let next = path.get(1).copied().unwrap_or(start);
-                let span = graph[start].iter().find(|(k, _)| k.index() == next).map(|(_, s)| *s).unwrap_or_default();
+                let span = graph[start]
+                    .iter()
+                    .find(|(k, _)| k.index() == next)
+                    .map(|(_, s)| *s)
+                    .unwrap_or_default();
                 let msg = if path.len() == 1 {
                     format!("kernel {} calls itself", names[0])
                 } else {
@@ -628,7 +725,9 @@ impl<'a> Checker<'a> {
                 self.error(
                     Diagnostic::error(msg)
                         .with_primary(span, "recursive call")
-                        .with_hint("kernels cannot call themselves, directly or through other kernels"),
+                        .with_hint(
+                            "kernels cannot call themselves, directly or through other kernels",
+                        ),
                 );
             }
         }
@@ -660,7 +759,10 @@ impl<'a> Checker<'a> {
     }
 
     fn stmts(&mut self, body: &mut Body, kernel: KernelId, stmts: &[ast::Stmt]) -> Vec<Stmt> {
-        stmts.iter().filter_map(|s| self.stmt(body, kernel, s)).collect()
+        stmts
+            .iter()
+            .filter_map(|s| self.stmt(body, kernel, s))
+            .collect()
     }
 
     fn pop_scope(&mut self, body: &mut Body) {
@@ -675,8 +777,14 @@ impl<'a> Checker<'a> {
 
     fn stmt(&mut self, body: &mut Body, kernel: KernelId, stmt: &ast::Stmt) -> Checked<Stmt> {
         match &stmt.kind {
-            StmtKind::For { vars, iter, body: block } => self.for_stmt(body, kernel, stmt.span, vars, iter, block),
-            StmtKind::Let { name, ty, init } => self.let_stmt(body, stmt.span, name, ty, init.as_ref()),
+            StmtKind::For {
+                vars,
+                iter,
+                body: block,
+            } => self.for_stmt(body, kernel, stmt.span, vars, iter, block),
+            StmtKind::Let { name, ty, init } => {
+                self.let_stmt(body, stmt.span, name, ty, init.as_ref())
+            }
             StmtKind::Assign { target, op, value } => {
                 let place = self.place(body, target);
                 let value = match &place {
@@ -690,9 +798,16 @@ impl<'a> Checker<'a> {
                     }
                 };
                 let ((target, _), value) = (place?, value?);
-                Some(Stmt::Assign { target, op: *op, value, span: stmt.span })
+                Some(Stmt::Assign {
+                    target,
+                    op: *op,
+                    value,
+                    span: stmt.span,
+                })
             }
-            StmtKind::Call { callee, args } => self.call_stmt(body, kernel, stmt.span, callee, args),
+            StmtKind::Call { callee, args } => {
+                self.call_stmt(body, kernel, stmt.span, callee, args)
+            }
         }
     }
 
@@ -714,7 +829,10 @@ impl<'a> Checker<'a> {
         let mut bounds: Vec<Option<(Affine, Affine)>> = Vec::new();
         let mut ok = true;
         match iter {
-            LoopIter::Grid { extents, span: iter_span } => {
+            LoopIter::Grid {
+                extents,
+                span: iter_span,
+            } => {
                 if extents.len() != vars.len() {
                     ok = false;
                     self.error(
@@ -725,7 +843,10 @@ impl<'a> Checker<'a> {
                             extents.len(),
                             if extents.len() == 1 { "" } else { "s" },
                         ))
-                        .with_primary(*iter_span, format!("{} extent{}", extents.len(), plural(extents.len())))
+                        .with_primary(
+                            *iter_span,
+                            format!("{} extent{}", extents.len(), plural(extents.len())),
+                        )
                         .with_secondary(vars_span, format!("{} variables", vars.len()))
                         .with_hint("give one extent per loop variable"),
                     );
@@ -735,7 +856,11 @@ impl<'a> Checker<'a> {
                     bounds.push(hi.map(|hi| (Affine::constant(0), hi)));
                 }
             }
-            LoopIter::Range { lo, hi, span: iter_span } => {
+            LoopIter::Range {
+                lo,
+                hi,
+                span: iter_span,
+            } => {
                 if vars.len() != 1 {
                     ok = false;
                     self.error(
@@ -759,10 +884,16 @@ impl<'a> Checker<'a> {
                 ok = false;
             }
             let nonempty = match &b {
-                Some((lo, hi)) => hi.add_scaled(lo, -1).and_then(|d| body.extreme(&d, false)).is_some_and(|m| m >= 1),
+                Some((lo, hi)) => hi
+                    .add_scaled(lo, -1)
+                    .and_then(|d| body.extreme(&d, false))
+                    .is_some_and(|m| m >= 1),
                 None => false,
             };
-            body.loop_vars.push(LoopVar { name: var.name.clone(), span: var.span });
+            body.loop_vars.push(LoopVar {
+                name: var.name.clone(),
+                span: var.span,
+            });
             body.loop_bounds.push(b.clone());
             body.loop_nonempty.push(nonempty);
             self.declare(body, var, Sym::LoopVar(id));
@@ -776,7 +907,13 @@ impl<'a> Checker<'a> {
         let mut stmts = inner;
         for (id, b) in ids.into_iter().rev() {
             let (lo, hi) = b?;
-            stmts = vec![Stmt::Loop(Loop { var: id, lo, hi, body: stmts, span })];
+            stmts = vec![Stmt::Loop(Loop {
+                var: id,
+                lo,
+                hi,
+                body: stmts,
+                span,
+            })];
         }
         stmts.pop()
     }
@@ -820,9 +957,12 @@ impl<'a> Checker<'a> {
                 None => {
                     ok = false;
                     self.error(
-                        Diagnostic::error(format!("local scalar `{}` needs an initial value", name.name))
-                            .with_primary(name.span, "no initial value")
-                            .with_hint(format!("write `let {}: {} = 0;`", name.name, ty.elem)),
+                        Diagnostic::error(format!(
+                            "local scalar `{}` needs an initial value",
+                            name.name
+                        ))
+                        .with_primary(name.span, "no initial value")
+                        .with_hint(format!("write `let {}: {} = 0;`", name.name, ty.elem)),
                     );
                     (Shape::Scalar, None)
                 }
@@ -830,10 +970,19 @@ impl<'a> Checker<'a> {
         };
         let id = LocalId(body.locals.len() as u32);
         let shape_ok = !matches!(&shape, Shape::Tensor(d) if d.is_empty());
-        body.locals.push(Local { name: name.name.clone(), span: name.span, elem: ty.elem, shape });
+        body.locals.push(Local {
+            name: name.name.clone(),
+            span: name.span,
+            elem: ty.elem,
+            shape,
+        });
         body.local_ok.push(shape_ok);
         self.declare(body, name, Sym::Local(id));
-        ok.then_some(Stmt::Let { local: id, init, span })
+        ok.then_some(Stmt::Let {
+            local: id,
+            init,
+            span,
+        })
     }
 
     /// Resolves an assignment target and checks that it may be written.
@@ -856,8 +1005,14 @@ impl<'a> Checker<'a> {
                 return None;
             }
             Resolved::Undefined => {
-                let candidates: Vec<String> = body.visible_names().into_iter().map(String::from).collect();
-                self.undefined(name, Some(body), candidates.iter().map(String::as_str), "variable");
+                let candidates: Vec<String> =
+                    body.visible_names().into_iter().map(String::from).collect();
+                self.undefined(
+                    name,
+                    Some(body),
+                    candidates.iter().map(String::as_str),
+                    "variable",
+                );
                 return None;
             }
         };
@@ -873,16 +1028,19 @@ impl<'a> Checker<'a> {
             let is_output = body.params.get(p.index()).is_some_and(|p| p.is_output);
             if !is_output {
                 let scalar = matches!(shape, Some(Shape::Scalar));
-                let d = Diagnostic::error(format!("cannot write to input parameter `{}`", name.name))
-                    .with_primary(name.span, "written here")
-                    .with_secondary(decl_span, "declared as an input here");
+                let d =
+                    Diagnostic::error(format!("cannot write to input parameter `{}`", name.name))
+                        .with_primary(name.span, "written here")
+                        .with_secondary(decl_span, "declared as an input here");
                 self.error(if scalar {
                     d.with_hint(format!(
                         "parameters are read-only; copy it into a local: `let x: {elem} = {};`",
                         name.name
                     ))
                 } else {
-                    d.with_hint("outputs are declared after `->`, e.g. `kernel k(A: i8[N]) -> (B: i8[N])`")
+                    d.with_hint(
+                        "outputs are declared after `->`, e.g. `kernel k(A: i8[N]) -> (B: i8[N])`",
+                    )
                 });
                 return None;
             }
@@ -899,15 +1057,38 @@ impl<'a> Checker<'a> {
             },
             (None, Some(Shape::Tensor(dims))) => {
                 self.error(
-                    Diagnostic::error(format!("`{}` is a tensor; assign to one element", name.name))
-                        .with_primary(name.span, format!("a tensor of shape {}", Shape::Tensor(dims.clone())))
-                        .with_hint(format!("index it, e.g. `{}[{}] = ...`", name.name, index_example(dims.len()))),
+                    Diagnostic::error(format!(
+                        "`{}` is a tensor; assign to one element",
+                        name.name
+                    ))
+                    .with_primary(
+                        name.span,
+                        format!("a tensor of shape {}", Shape::Tensor(dims.clone())),
+                    )
+                    .with_hint(format!(
+                        "index it, e.g. `{}[{}] = ...`",
+                        name.name,
+                        index_example(dims.len())
+                    )),
                 );
                 None
             }
             (Some(indices), shape) => {
-                let indices = self.indices(body, &name.name, decl_span, shape.as_ref(), indices, target.span)?;
-                Some((Place::Element { tensor: tensor_ref, indices }, elem))
+                let indices = self.indices(
+                    body,
+                    &name.name,
+                    decl_span,
+                    shape.as_ref(),
+                    indices,
+                    target.span,
+                )?;
+                Some((
+                    Place::Element {
+                        tensor: tensor_ref,
+                        indices,
+                    },
+                    elem,
+                ))
             }
             (None, None) => None,
         }
@@ -924,14 +1105,23 @@ impl<'a> Checker<'a> {
         let Some(&callee_id) = self.kernel_by_name.get(&callee.name) else {
             let mut d = Diagnostic::error(format!("cannot find kernel `{}`", callee.name))
                 .with_primary(callee.span, "not a kernel");
-            if Intrinsic::from_name(&callee.name).is_some() || ElemType::from_name(&callee.name).is_some() {
-                d = d.with_hint(format!("`{}` is a function; use it inside an expression", callee.name));
-            } else if let Some(c) = closest(&callee.name, self.kernel_by_name.keys().map(String::as_str)) {
+            if Intrinsic::from_name(&callee.name).is_some()
+                || ElemType::from_name(&callee.name).is_some()
+            {
+                d = d.with_hint(format!(
+                    "`{}` is a function; use it inside an expression",
+                    callee.name
+                ));
+            } else if let Some(c) =
+                closest(&callee.name, self.kernel_by_name.keys().map(String::as_str))
+            {
                 d = d.with_hint(format!("did you mean `{c}`?"));
             }
             self.error(d);
             for a in args {
-                if !self.is_untyped(body, a) && !matches!(strip_parens(a).kind, AstExprKind::Name(_)) {
+                if !self.is_untyped(body, a)
+                    && !matches!(strip_parens(a).kind, AstExprKind::Name(_))
+                {
                     let _ = self.expr(body, a, None);
                 }
             }
@@ -971,13 +1161,15 @@ impl<'a> Checker<'a> {
                     Some(e) => checked_args.push(CallArg::Scalar(e)),
                     None => ok = false,
                 },
-                param_shape => match self.tensor_arg(body, callee, arg, param, param_shape.as_ref()) {
-                    Some(t) => {
-                        tensors_passed.push((t, param.is_output, arg.span));
-                        checked_args.push(CallArg::Tensor(t));
+                param_shape => {
+                    match self.tensor_arg(body, callee, arg, param, param_shape.as_ref()) {
+                        Some(t) => {
+                            tensors_passed.push((t, param.is_output, arg.span));
+                            checked_args.push(CallArg::Tensor(t));
+                        }
+                        None => ok = false,
                     }
-                    None => ok = false,
-                },
+                }
             }
         }
         // An output must not alias another argument: the callee may read an
@@ -986,20 +1178,29 @@ impl<'a> Checker<'a> {
             if !*is_out {
                 continue;
             }
-            if let Some((_, _, other)) =
-                tensors_passed.iter().enumerate().find(|(j, (u, _, _))| *j != i && u == t).map(|(_, x)| x)
+            if let Some((_, _, other)) = tensors_passed
+                .iter()
+                .enumerate()
+                .find(|(j, (u, _, _))| *j != i && u == t)
+                .map(|(_, x)| x)
             {
                 ok = false;
                 self.error(
-                    Diagnostic::error("a tensor passed as an output cannot also be passed as another argument")
-                        .with_primary(*s, "passed as an output here")
-                        .with_secondary(*other, "also passed here")
-                        .with_hint("write the result into a separate local tensor and copy it"),
+                    Diagnostic::error(
+                        "a tensor passed as an output cannot also be passed as another argument",
+                    )
+                    .with_primary(*s, "passed as an output here")
+                    .with_secondary(*other, "also passed here")
+                    .with_hint("write the result into a separate local tensor and copy it"),
                 );
                 break;
             }
         }
-        ok.then_some(Stmt::Call { callee: callee_id, args: checked_args, span })
+        ok.then_some(Stmt::Call {
+            callee: callee_id,
+            args: checked_args,
+            span,
+        })
     }
 
     fn tensor_arg(
@@ -1025,8 +1226,14 @@ impl<'a> Checker<'a> {
         let sym = match self.resolve(body, id) {
             Resolved::Sym(sym) => sym,
             Resolved::Undefined => {
-                let candidates: Vec<String> = body.visible_names().into_iter().map(String::from).collect();
-                self.undefined(id, Some(body), candidates.iter().map(String::as_str), "tensor");
+                let candidates: Vec<String> =
+                    body.visible_names().into_iter().map(String::from).collect();
+                self.undefined(
+                    id,
+                    Some(body),
+                    candidates.iter().map(String::as_str),
+                    "tensor",
+                );
                 return None;
             }
             _ => {
@@ -1067,7 +1274,10 @@ impl<'a> Checker<'a> {
                 if body.params.get(p.index()).is_some_and(|p| !p.is_output) {
                     self.error(
                         Diagnostic::error(format!("cannot write to input parameter `{}`", id.name))
-                            .with_primary(id.span, format!("passed as output `{}` of `{}`", param.name, callee.name))
+                            .with_primary(
+                                id.span,
+                                format!("passed as output `{}` of `{}`", param.name, callee.name),
+                            )
                             .with_secondary(decl_span, "declared as an input here")
                             .with_hint("outputs are declared after `->`; or pass a local tensor"),
                     );
@@ -1075,7 +1285,9 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let (Some(shape), Some(param_shape)) = (shape, param_shape) else { return None };
+        let (Some(shape), Some(param_shape)) = (shape, param_shape) else {
+            return None;
+        };
         if elem != param.elem || &shape != param_shape {
             let what = if elem != param.elem { "type" } else { "shape" };
             self.error(
@@ -1088,7 +1300,10 @@ impl<'a> Checker<'a> {
                     fmt_shape(param.elem, param_shape),
                 ))
                 .with_primary(id.span, fmt_shape(elem, &shape))
-                .with_secondary(param.span, format!("expects {}", fmt_shape(param.elem, param_shape))),
+                .with_secondary(
+                    param.span,
+                    format!("expects {}", fmt_shape(param.elem, param_shape)),
+                ),
             );
             return None;
         }
@@ -1157,13 +1372,24 @@ impl<'a> Checker<'a> {
                     "`{name}` has rank {} but {} ind{} given",
                     dims.len(),
                     indices.len(),
-                    if indices.len() == 1 { "ex is" } else { "ices are" }
+                    if indices.len() == 1 {
+                        "ex is"
+                    } else {
+                        "ices are"
+                    }
                 ))
                 .with_primary(
                     access_span,
-                    format!("{} ind{}", indices.len(), if indices.len() == 1 { "ex" } else { "ices" }),
+                    format!(
+                        "{} ind{}",
+                        indices.len(),
+                        if indices.len() == 1 { "ex" } else { "ices" }
+                    ),
                 )
-                .with_secondary(decl_span, format!("declared with shape {}", Shape::Tensor(dims.clone()))),
+                .with_secondary(
+                    decl_span,
+                    format!("declared with shape {}", Shape::Tensor(dims.clone())),
+                ),
             );
             return None;
         }
@@ -1176,7 +1402,15 @@ impl<'a> Checker<'a> {
         Some(out)
     }
 
-    fn bounds_check(&mut self, body: &Body, name: &str, dim: usize, size: i64, a: &Affine, span: Span) {
+    fn bounds_check(
+        &mut self,
+        body: &Body,
+        name: &str,
+        dim: usize,
+        size: i64,
+        a: &Affine,
+        span: Span,
+    ) {
         let hint = format!("valid indices for this dimension are 0..={}", size - 1);
         if let Some(c) = a.as_constant() {
             if c < 0 || c >= size {
@@ -1190,7 +1424,9 @@ impl<'a> Checker<'a> {
             }
             return;
         }
-        let (Some(min), Some(max)) = (body.extreme(a, false), body.extreme(a, true)) else { return };
+        let (Some(min), Some(max)) = (body.extreme(a, false), body.extreme(a, true)) else {
+            return;
+        };
         if min < 0 || max >= i128::from(size) {
             let text = self.quote(span).unwrap_or_else(|| "expression".to_string());
             self.error(
@@ -1220,7 +1456,10 @@ impl<'a> Checker<'a> {
                 Resolved::Sym(_) => {
                     self.error(not_affine(
                         id.span,
-                        &format!("`{}` is a runtime value, not a loop variable or constant", id.name),
+                        &format!(
+                            "`{}` is a runtime value, not a loop variable or constant",
+                            id.name
+                        ),
                     ));
                     None
                 }
@@ -1230,11 +1469,19 @@ impl<'a> Checker<'a> {
                 }
                 Resolved::Undefined => {
                     let candidates = self.value_candidates(body);
-                    self.undefined(id, Some(body), candidates.iter().map(String::as_str), "name");
+                    self.undefined(
+                        id,
+                        Some(body),
+                        candidates.iter().map(String::as_str),
+                        "name",
+                    );
                     None
                 }
             },
-            AstExprKind::Unary { op: UnaryOp::Neg, operand } => {
+            AstExprKind::Unary {
+                op: UnaryOp::Neg,
+                operand,
+            } => {
                 let a = self.affine(body, operand)?;
                 self.overflow_checked(a.scale(-1), e.span)
             }
@@ -1255,15 +1502,25 @@ impl<'a> Checker<'a> {
                     },
                     _ => match (l.as_constant(), r.as_constant()) {
                         (Some(_), Some(0)) => {
-                            self.error(Diagnostic::error("division by zero").with_primary(rhs.span, "this is zero"));
+                            self.error(
+                                Diagnostic::error("division by zero")
+                                    .with_primary(rhs.span, "this is zero"),
+                            );
                             None
                         }
                         (Some(a), Some(b)) => {
-                            let v = if *op == BinOp::Div { a.checked_div(b) } else { a.checked_rem(b) };
+                            let v = if *op == BinOp::Div {
+                                a.checked_div(b)
+                            } else {
+                                a.checked_rem(b)
+                            };
                             self.overflow_checked(v.map(Affine::constant), e.span)
                         }
                         _ => {
-                            self.error(not_affine(e.span, "division or remainder of a loop variable"));
+                            self.error(not_affine(
+                                e.span,
+                                "division or remainder of a loop variable",
+                            ));
                             None
                         }
                     },
@@ -1290,7 +1547,10 @@ impl<'a> Checker<'a> {
 
     fn overflow_checked(&mut self, a: Option<Affine>, span: Span) -> Checked<Affine> {
         if a.is_none() {
-            self.error(Diagnostic::error("index expression overflows 64-bit integers").with_primary(span, "overflows"));
+            self.error(
+                Diagnostic::error("index expression overflows 64-bit integers")
+                    .with_primary(span, "overflows"),
+            );
         }
         a
     }
@@ -1320,14 +1580,25 @@ impl<'a> Checker<'a> {
 
     /// A value that must have element type `elem` (assigned values, initial
     /// values, scalar arguments): there are no implicit conversions.
-    fn value_of(&mut self, body: &mut Body, e: &ast::Expr, elem: ElemType, what: &str) -> Checked<Expr> {
+    fn value_of(
+        &mut self,
+        body: &mut Body,
+        e: &ast::Expr,
+        elem: ElemType,
+        what: &str,
+    ) -> Checked<Expr> {
         let x = self.value(body, e, Some(Ty::Elem(elem)))?;
         if x.ty != Ty::Elem(elem) {
             let text = self.quote(x.span).unwrap_or_else(|| "x".to_string());
             self.error(
-                Diagnostic::error(format!("mismatched types: expected `{elem}`, found `{}`", x.ty))
-                    .with_primary(x.span, format!("{what} has type `{}`", x.ty))
-                    .with_hint(format!("there are no implicit conversions; insert a cast such as `{elem}({text})`")),
+                Diagnostic::error(format!(
+                    "mismatched types: expected `{elem}`, found `{}`",
+                    x.ty
+                ))
+                .with_primary(x.span, format!("{what} has type `{}`", x.ty))
+                .with_hint(format!(
+                    "there are no implicit conversions; insert a cast such as `{elem}({text})`"
+                )),
             );
             return None;
         }
@@ -1342,7 +1613,9 @@ impl<'a> Checker<'a> {
                 self.error(
                     Diagnostic::error("a loop variable cannot be used as a value without a cast")
                         .with_primary(x.span, "has type `index`")
-                        .with_hint(format!("cast it to an element type, e.g. `i32({text})` or `f32({text})`")),
+                        .with_hint(format!(
+                            "cast it to an element type, e.g. `i32({text})` or `f32({text})`"
+                        )),
                 );
                 None
             }
@@ -1382,8 +1655,14 @@ impl<'a> Checker<'a> {
                 Some(x)
             }
             AstExprKind::Name(id) => match self.resolve(body, id) {
-                Resolved::Const(v) => self.int_literal(i128::from(v), span, expected, Some(&id.name)),
-                Resolved::Sym(Sym::LoopVar(v)) => Some(Expr { kind: ExprKind::LoopVar(v), ty: Ty::Index, span }),
+                Resolved::Const(v) => {
+                    self.int_literal(i128::from(v), span, expected, Some(&id.name))
+                }
+                Resolved::Sym(Sym::LoopVar(v)) => Some(Expr {
+                    kind: ExprKind::LoopVar(v),
+                    ty: Ty::Index,
+                    span,
+                }),
                 Resolved::Sym(sym) => {
                     let (name, decl_span, elem, shape) = body.value_info(sym)?;
                     match shape? {
@@ -1393,14 +1672,23 @@ impl<'a> Checker<'a> {
                                 Sym::Local(l) => ExprKind::ScalarLocal(l),
                                 Sym::LoopVar(v) => ExprKind::LoopVar(v),
                             };
-                            Some(Expr { kind, ty: Ty::Elem(elem), span })
+                            Some(Expr {
+                                kind,
+                                ty: Ty::Elem(elem),
+                                span,
+                            })
                         }
                         Shape::Tensor(dims) => {
                             self.error(
-                                Diagnostic::error(format!("tensor `{name}` is used as a scalar value"))
-                                    .with_primary(span, "a whole tensor")
-                                    .with_secondary(decl_span, "declared here")
-                                    .with_hint(format!("index it, e.g. `{name}[{}]`", index_example(dims.len()))),
+                                Diagnostic::error(format!(
+                                    "tensor `{name}` is used as a scalar value"
+                                ))
+                                .with_primary(span, "a whole tensor")
+                                .with_secondary(decl_span, "declared here")
+                                .with_hint(format!(
+                                    "index it, e.g. `{name}[{}]`",
+                                    index_example(dims.len())
+                                )),
                             );
                             None
                         }
@@ -1415,12 +1703,20 @@ impl<'a> Checker<'a> {
                 }
                 Resolved::Undefined => {
                     let candidates = self.value_candidates(body);
-                    self.undefined(id, Some(body), candidates.iter().map(String::as_str), "name");
+                    self.undefined(
+                        id,
+                        Some(body),
+                        candidates.iter().map(String::as_str),
+                        "name",
+                    );
                     None
                 }
             },
             AstExprKind::Access { tensor, indices } => self.load(body, tensor, indices, span),
-            AstExprKind::Unary { op: UnaryOp::Neg, operand } => {
+            AstExprKind::Unary {
+                op: UnaryOp::Neg,
+                operand,
+            } => {
                 // `-128` is one literal, so that it fits `i8`.
                 let inner = strip_parens(operand);
                 let literal = match &inner.kind {
@@ -1444,22 +1740,38 @@ impl<'a> Checker<'a> {
                 if let Ty::Elem(t) = x.ty {
                     if !t.is_signed() {
                         self.error(
-                            Diagnostic::error(format!("cannot negate a value of unsigned type `{t}`"))
-                                .with_primary(span, "negated here")
-                                .with_hint("cast it to a signed type first, e.g. `i32(...)`"),
+                            Diagnostic::error(format!(
+                                "cannot negate a value of unsigned type `{t}`"
+                            ))
+                            .with_primary(span, "negated here")
+                            .with_hint("cast it to a signed type first, e.g. `i32(...)`"),
                         );
                         return None;
                     }
                 }
                 let ty = x.ty;
-                Some(Expr { kind: ExprKind::Neg(Box::new(x)), ty, span })
+                Some(Expr {
+                    kind: ExprKind::Neg(Box::new(x)),
+                    ty,
+                    span,
+                })
             }
-            AstExprKind::Binary { op, lhs, rhs } => self.binary(body, *op, lhs, rhs, span, expected),
-            AstExprKind::Call { callee, args } => self.call_expr(body, callee, args, span, expected),
+            AstExprKind::Binary { op, lhs, rhs } => {
+                self.binary(body, *op, lhs, rhs, span, expected)
+            }
+            AstExprKind::Call { callee, args } => {
+                self.call_expr(body, callee, args, span, expected)
+            }
         }
     }
 
-    fn int_literal(&mut self, v: i128, span: Span, expected: Option<Ty>, const_name: Option<&str>) -> Checked<Expr> {
+    fn int_literal(
+        &mut self,
+        v: i128,
+        span: Span,
+        expected: Option<Ty>,
+        const_name: Option<&str>,
+    ) -> Checked<Expr> {
         let what = match const_name {
             Some(n) => format!("constant `{n}` (= {v})"),
             None => format!("integer literal `{v}`"),
@@ -1469,15 +1781,22 @@ impl<'a> Checker<'a> {
                 self.error(
                     Diagnostic::error(format!("cannot infer the type of {what}"))
                         .with_primary(span, "type unknown")
-                        .with_hint(format!("give it a type with a cast, e.g. `i32({v})` or `f32({v})`")),
+                        .with_hint(format!(
+                            "give it a type with a cast, e.g. `i32({v})` or `f32({v})`"
+                        )),
                 );
                 None
             }
             Some(Ty::Index) => match i64::try_from(v) {
-                Ok(v) => Some(Expr { kind: ExprKind::Int(v), ty: Ty::Index, span }),
+                Ok(v) => Some(Expr {
+                    kind: ExprKind::Int(v),
+                    ty: Ty::Index,
+                    span,
+                }),
                 Err(_) => {
                     self.error(
-                        Diagnostic::error(format!("{what} does not fit in an index")).with_primary(span, "too large"),
+                        Diagnostic::error(format!("{what} does not fit in an index"))
+                            .with_primary(span, "too large"),
                     );
                     None
                 }
@@ -1494,7 +1813,11 @@ impl<'a> Checker<'a> {
                     }
                     // In range of a type of at most 64 bits, hence of i64.
                     let v = i64::try_from(v).unwrap_or_default();
-                    Some(Expr { kind: ExprKind::Int(v), ty: Ty::Elem(t), span })
+                    Some(Expr {
+                        kind: ExprKind::Int(v),
+                        ty: Ty::Elem(t),
+                        span,
+                    })
                 } else {
                     let max = t.float_max().unwrap_or(f64::MAX);
                     let f = v as f64;
@@ -1505,7 +1828,11 @@ impl<'a> Checker<'a> {
                         );
                         return None;
                     }
-                    Some(Expr { kind: ExprKind::Float(f), ty: Ty::Elem(t), span })
+                    Some(Expr {
+                        kind: ExprKind::Float(f),
+                        ty: Ty::Elem(t),
+                        span,
+                    })
                 }
             }
         }
@@ -1524,7 +1851,11 @@ impl<'a> Checker<'a> {
                     );
                     return None;
                 }
-                Some(Expr { kind: ExprKind::Float(f), ty: Ty::Elem(t), span })
+                Some(Expr {
+                    kind: ExprKind::Float(f),
+                    ty: Ty::Elem(t),
+                    span,
+                })
             }
             None | Some(Ty::Bool) => {
                 self.error(
@@ -1577,10 +1908,13 @@ impl<'a> Checker<'a> {
             (l?, r?)
         };
         if l.ty != r.ty {
-            let mut d = Diagnostic::error(format!("mismatched types `{}` and `{}` in {what}", l.ty, r.ty))
-                .with_primary(whole, "operands must have the same type")
-                .with_secondary(l.span, format!("`{}`", l.ty))
-                .with_secondary(r.span, format!("`{}`", r.ty));
+            let mut d = Diagnostic::error(format!(
+                "mismatched types `{}` and `{}` in {what}",
+                l.ty, r.ty
+            ))
+            .with_primary(whole, "operands must have the same type")
+            .with_secondary(l.span, format!("`{}`", l.ty))
+            .with_secondary(r.span, format!("`{}`", r.ty));
             d = match (l.ty, r.ty) {
                 (Ty::Index, Ty::Elem(t)) | (Ty::Elem(t), Ty::Index) => {
                     let idx = if l.ty == Ty::Index { &l } else { &r };
@@ -1589,7 +1923,9 @@ impl<'a> Checker<'a> {
                 }
                 (Ty::Elem(lt), _) => {
                     let text = self.quote(r.span).unwrap_or_else(|| "x".to_string());
-                    d.with_hint(format!("there are no implicit conversions; insert a cast such as `{lt}({text})`"))
+                    d.with_hint(format!(
+                        "there are no implicit conversions; insert a cast such as `{lt}({text})`"
+                    ))
                 }
                 _ => d,
             };
@@ -1610,7 +1946,14 @@ impl<'a> Checker<'a> {
     ) -> Checked<Expr> {
         let cmp = op.is_comparison();
         let expected = if cmp { None } else { expected };
-        let (l, r) = self.unify(body, lhs, rhs, expected, &format!("`{}`", op.symbol()), span)?;
+        let (l, r) = self.unify(
+            body,
+            lhs,
+            rhs,
+            expected,
+            &format!("`{}`", op.symbol()),
+            span,
+        )?;
         if matches!(op, BinOp::Div | BinOp::Rem) && matches!(r.kind, ExprKind::Int(0)) {
             self.error(
                 Diagnostic::error("division by zero")
@@ -1620,7 +1963,15 @@ impl<'a> Checker<'a> {
             return None;
         }
         let ty = if cmp { Ty::Bool } else { l.ty };
-        Some(Expr { kind: ExprKind::Binary { op, lhs: Box::new(l), rhs: Box::new(r) }, ty, span })
+        Some(Expr {
+            kind: ExprKind::Binary {
+                op,
+                lhs: Box::new(l),
+                rhs: Box::new(r),
+            },
+            ty,
+            span,
+        })
     }
 
     fn call_expr(
@@ -1634,8 +1985,11 @@ impl<'a> Checker<'a> {
         if let Some(to) = ElemType::from_name(&callee.name) {
             let [arg] = args else {
                 self.error(
-                    Diagnostic::error(format!("a cast to `{to}` takes exactly one argument, {} given", args.len()))
-                        .with_primary(span, "wrong number of arguments"),
+                    Diagnostic::error(format!(
+                        "a cast to `{to}` takes exactly one argument, {} given",
+                        args.len()
+                    ))
+                    .with_primary(span, "wrong number of arguments"),
                 );
                 return None;
             };
@@ -1644,17 +1998,27 @@ impl<'a> Checker<'a> {
             } else {
                 self.operand(body, arg, None)?
             };
-            return Some(Expr { kind: ExprKind::Cast(Box::new(operand)), ty: Ty::Elem(to), span });
+            return Some(Expr {
+                kind: ExprKind::Cast(Box::new(operand)),
+                ty: Ty::Elem(to),
+                span,
+            });
         }
         let Some(func) = Intrinsic::from_name(&callee.name) else {
             let mut d = Diagnostic::error(format!("cannot find function `{}`", callee.name));
             if self.kernel_by_name.contains_key(&callee.name) {
                 d = d
                     .with_primary(callee.span, "a kernel, not a function")
-                    .with_hint(format!("kernels are called as statements: `{}(inputs..., outputs...);`", callee.name));
+                    .with_hint(format!(
+                        "kernels are called as statements: `{}(inputs..., outputs...);`",
+                        callee.name
+                    ));
             } else {
                 d = d.with_primary(callee.span, "not defined");
-                let names = Intrinsic::ALL.iter().map(|i| i.name()).chain(ElemType::ALL.iter().map(|t| t.name()));
+                let names = Intrinsic::ALL
+                    .iter()
+                    .map(|i| i.name())
+                    .chain(ElemType::ALL.iter().map(|t| t.name()));
                 if let Some(c) = closest(&callee.name, names) {
                     d = d.with_hint(format!("did you mean `{c}`?"));
                 }
@@ -1705,9 +2069,15 @@ impl<'a> Checker<'a> {
                     if func.needs_float() && !t.is_float() {
                         let text = self.quote(x.span).unwrap_or_else(|| "x".to_string());
                         self.error(
-                            Diagnostic::error(format!("`{}` needs a float argument, found `{t}`", func.name()))
-                                .with_primary(x.span, format!("`{t}`"))
-                                .with_hint(format!("cast it first, e.g. `{}(f32({text}))`", func.name())),
+                            Diagnostic::error(format!(
+                                "`{}` needs a float argument, found `{t}`",
+                                func.name()
+                            ))
+                            .with_primary(x.span, format!("`{t}`"))
+                            .with_hint(format!(
+                                "cast it first, e.g. `{}(f32({text}))`",
+                                func.name()
+                            )),
                         );
                         return None;
                     }
@@ -1717,10 +2087,23 @@ impl<'a> Checker<'a> {
             _ => return None,
         };
         let ty = checked_args.last().map(|a| a.ty).unwrap_or(Ty::Bool);
-        Some(Expr { kind: ExprKind::Intrinsic { func, args: checked_args }, ty, span })
+        Some(Expr {
+            kind: ExprKind::Intrinsic {
+                func,
+                args: checked_args,
+            },
+            ty,
+            span,
+        })
     }
 
-    fn load(&mut self, body: &mut Body, tensor: &Ident, indices: &[ast::Expr], span: Span) -> Checked<Expr> {
+    fn load(
+        &mut self,
+        body: &mut Body,
+        tensor: &Ident,
+        indices: &[ast::Expr],
+        span: Span,
+    ) -> Checked<Expr> {
         let sym = match self.resolve(body, tensor) {
             Resolved::Sym(Sym::LoopVar(_)) => {
                 self.error(
@@ -1732,14 +2115,22 @@ impl<'a> Checker<'a> {
             Resolved::Sym(sym) => sym,
             Resolved::Const(_) | Resolved::Kernel => {
                 self.error(
-                    Diagnostic::error(format!("`{}` is not a tensor and cannot be indexed", tensor.name))
-                        .with_primary(span, "indexed here"),
+                    Diagnostic::error(format!(
+                        "`{}` is not a tensor and cannot be indexed",
+                        tensor.name
+                    ))
+                    .with_primary(span, "indexed here"),
                 );
                 return None;
             }
             Resolved::Undefined => {
                 let candidates = self.value_candidates(body);
-                self.undefined(tensor, Some(body), candidates.iter().map(String::as_str), "tensor");
+                self.undefined(
+                    tensor,
+                    Some(body),
+                    candidates.iter().map(String::as_str),
+                    "tensor",
+                );
                 for i in indices {
                     let _ = self.affine(body, i);
                 }
@@ -1753,7 +2144,11 @@ impl<'a> Checker<'a> {
             Sym::Local(l) => TensorRef::Local(l),
             Sym::LoopVar(_) => return None,
         };
-        Some(Expr { kind: ExprKind::Load { tensor, indices }, ty: Ty::Elem(elem), span })
+        Some(Expr {
+            kind: ExprKind::Load { tensor, indices },
+            ty: Ty::Elem(elem),
+            span,
+        })
     }
 }
 
@@ -1767,5 +2162,8 @@ fn plural(n: usize) -> &'static str {
 
 fn index_example(rank: usize) -> String {
     const NAMES: [&str; 6] = ["i", "j", "k", "l", "m", "n"];
-    (0..rank.max(1)).map(|d| NAMES.get(d).copied().unwrap_or("_")).collect::<Vec<_>>().join(", ")
+    (0..rank.max(1))
+        .map(|d| NAMES.get(d).copied().unwrap_or("_"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -68,7 +68,11 @@ pub struct Program {
 
 impl Program {
     pub fn kernel(&self, name: &str) -> Option<(KernelId, &Kernel)> {
-        self.kernels.iter().enumerate().find(|(_, k)| k.name == name).map(|(i, k)| (KernelId(i as u32), k))
+        self.kernels
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.name == name)
+            .map(|(i, k)| (KernelId(i as u32), k))
     }
 }
 
@@ -97,10 +101,18 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn inputs(&self) -> impl Iterator<Item = (ParamId, &Param)> {
-        self.params.iter().enumerate().filter(|(_, p)| !p.is_output).map(|(i, p)| (ParamId(i as u32), p))
+        self.params
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_output)
+            .map(|(i, p)| (ParamId(i as u32), p))
     }
     pub fn outputs(&self) -> impl Iterator<Item = (ParamId, &Param)> {
-        self.params.iter().enumerate().filter(|(_, p)| p.is_output).map(|(i, p)| (ParamId(i as u32), p))
+        self.params
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_output)
+            .map(|(i, p)| (ParamId(i as u32), p))
     }
     pub fn param(&self, id: ParamId) -> Option<&Param> {
         self.params.get(id.index())
@@ -223,7 +235,10 @@ pub struct Loop {
 #[derive(Clone, Debug, Serialize)]
 pub enum Place {
     /// One element of an output parameter or a local tensor.
-    Element { tensor: TensorRef, indices: Vec<Affine> },
+    Element {
+        tensor: TensorRef,
+        indices: Vec<Affine>,
+    },
     /// A scalar local.
     Scalar(LocalId),
 }
@@ -368,7 +383,12 @@ impl Intrinsic {
     pub fn needs_float(self) -> bool {
         matches!(
             self,
-            Intrinsic::Exp | Intrinsic::Log | Intrinsic::Sqrt | Intrinsic::Rsqrt | Intrinsic::Tanh | Intrinsic::Round
+            Intrinsic::Exp
+                | Intrinsic::Log
+                | Intrinsic::Sqrt
+                | Intrinsic::Rsqrt
+                | Intrinsic::Tanh
+                | Intrinsic::Round
         )
     }
 }
@@ -385,11 +405,17 @@ pub struct Affine {
 
 impl Affine {
     pub fn constant(value: i64) -> Affine {
-        Affine { constant: value, terms: Vec::new() }
+        Affine {
+            constant: value,
+            terms: Vec::new(),
+        }
     }
 
     pub fn var(var: LoopVarId) -> Affine {
-        Affine { constant: 0, terms: vec![(var, 1)] }
+        Affine {
+            constant: 0,
+            terms: vec![(var, 1)],
+        }
     }
 
     /// The value when there are no loop variables.
@@ -398,12 +424,17 @@ impl Affine {
     }
 
     pub fn coeff(&self, var: LoopVarId) -> i64 {
-        self.terms.iter().find(|(v, _)| *v == var).map_or(0, |(_, c)| *c)
+        self.terms
+            .iter()
+            .find(|(v, _)| *v == var)
+            .map_or(0, |(_, c)| *c)
     }
 
     /// `self + factor * other`, or `None` on overflow.
     pub fn add_scaled(&self, other: &Affine, factor: i64) -> Option<Affine> {
-        let constant = self.constant.checked_add(other.constant.checked_mul(factor)?)?;
+        let constant = self
+            .constant
+            .checked_add(other.constant.checked_mul(factor)?)?;
         let mut terms = self.terms.clone();
         for &(var, coeff) in &other.terms {
             let add = coeff.checked_mul(factor)?;

@@ -24,7 +24,10 @@ pub fn parse(file: &SourceFile) -> Result<ast::Program, Vec<Diagnostic>> {
 }
 
 /// Checks a parsed program (from `file`, which spans point into).
-pub fn check(file: &SourceFile, program: &ast::Program) -> Result<checked::Program, Vec<Diagnostic>> {
+pub fn check(
+    file: &SourceFile,
+    program: &ast::Program,
+) -> Result<checked::Program, Vec<Diagnostic>> {
     with_deep_stack(|| check::check(file, program))
 }
 

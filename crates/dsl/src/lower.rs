@@ -16,8 +16,8 @@
 
 use crate::ast::{AssignOp, BinOp, ElemType};
 use crate::checked::{
-    Affine, CallArg, Expr, ExprKind, Intrinsic, Kernel, KernelId, LocalId, Loop, LoopVarId, Place, Program, Shape,
-    Stmt, TensorRef, Ty,
+    Affine, CallArg, Expr, ExprKind, Intrinsic, Kernel, KernelId, LocalId, Loop, LoopVarId, Place,
+    Program, Shape, Stmt, TensorRef, Ty,
 };
 use accc_ir::diag::{Diagnostic, SourceFile, Span};
 use accc_ir::dialects::{affine, arith, func, math, memref};
@@ -46,15 +46,24 @@ fn shape_type(elem: ElemType, shape: &Shape) -> Type {
 
 /// Lowers the kernels of `program` to a verified module: all of them, or
 /// only `kernel` and the kernels it calls (transitively).
-pub fn lower_program(file: &SourceFile, program: &Program, kernel: Option<&str>) -> Result<Module, Vec<Diagnostic>> {
+pub fn lower_program(
+    file: &SourceFile,
+    program: &Program,
+    kernel: Option<&str>,
+) -> Result<Module, Vec<Diagnostic>> {
     let selected: BTreeSet<KernelId> = match kernel {
-        None => (0..program.kernels.len()).map(|i| KernelId(i as u32)).collect(),
+        None => (0..program.kernels.len())
+            .map(|i| KernelId(i as u32))
+            .collect(),
         Some(name) => {
             let Some((id, _)) = program.kernel(name) else {
                 let known: Vec<&str> = program.kernels.iter().map(|k| k.name.as_str()).collect();
-                return Err(vec![Diagnostic::error(format!("no kernel named `{name}` in {}", file.name()))
-                    .with_primary(Span::new(0, 0), "")
-                    .with_hint(format!("kernels in this file: {}", known.join(", ")))]);
+                return Err(vec![Diagnostic::error(format!(
+                    "no kernel named `{name}` in {}",
+                    file.name()
+                ))
+                .with_primary(Span::new(0, 0), "")
+                .with_hint(format!("kernels in this file: {}", known.join(", ")))]);
             };
             let mut set = BTreeSet::new();
             let mut stack = vec![id];
@@ -97,7 +106,12 @@ struct KernelLowering<'a> {
 }
 
 impl<'a> KernelLowering<'a> {
-    fn new(file: &'a SourceFile, program: &'a Program, kernel: &'a Kernel, module: &'a mut Module) -> Self {
+    fn new(
+        file: &'a SourceFile,
+        program: &'a Program,
+        kernel: &'a Kernel,
+        module: &'a mut Module,
+    ) -> Self {
         KernelLowering {
             file,
             program,
@@ -112,17 +126,31 @@ impl<'a> KernelLowering<'a> {
 
     fn loc(&self, span: Span) -> Location {
         let (line, col) = self.file.line_col(span.start as usize);
-        Location::FileLineCol { file: self.file.name().to_string(), line: line as u32, col: col as u32 }
+        Location::FileLineCol {
+            file: self.file.name().to_string(),
+            line: line as u32,
+            col: col as u32,
+        }
     }
 
     fn lower(mut self) {
         let kernel = self.kernel;
-        let inputs: Vec<Type> = kernel.params.iter().map(|p| shape_type(p.elem, &p.shape)).collect();
+        let inputs: Vec<Type> = kernel
+            .params
+            .iter()
+            .map(|p| shape_type(p.elem, &p.shape))
+            .collect();
         let (f, entry) = func::build_func(self.module, &kernel.name, inputs, vec![]);
         self.module.op_mut(f).loc = self.loc(kernel.span);
         for (i, p) in kernel.params.iter().enumerate() {
             func::set_arg_attr(self.module, f, i, "accc.name", Attribute::string(&p.name));
-            func::set_arg_attr(self.module, f, i, "accc.dtype", Attribute::string(p.elem.name()));
+            func::set_arg_attr(
+                self.module,
+                f,
+                i,
+                "accc.dtype",
+                Attribute::string(p.elem.name()),
+            );
             if p.is_output {
                 func::set_arg_attr(self.module, f, i, "accc.output", Attribute::Unit);
             }
@@ -152,26 +180,41 @@ impl<'a> KernelLowering<'a> {
 
     fn builder_before(&mut self, anchor: accc_ir::Op, span: Span) -> Builder<'_> {
         let loc = self.loc(span);
-        let mut b = Builder::before(self.module, anchor).expect("the anchor is a terminator inside a block");
+        let mut b = Builder::before(self.module, anchor)
+            .expect("the anchor is a terminator inside a block");
         b.set_loc(loc);
         b
     }
 
-    fn lower_stmt(&mut self, stmt: &Stmt, anchor: accc_ir::Op, top_level: bool, allocated: &mut Vec<(Value, Span)>) {
+    fn lower_stmt(
+        &mut self,
+        stmt: &Stmt,
+        anchor: accc_ir::Op,
+        top_level: bool,
+        allocated: &mut Vec<(Value, Span)>,
+    ) {
         match stmt {
             Stmt::Loop(lp) => self.lower_loop(lp, anchor, top_level),
             Stmt::Let { local, init, span } => {
-                let Some(l) = self.kernel.local(*local) else { return };
+                let Some(l) = self.kernel.local(*local) else {
+                    return;
+                };
                 let (elem, shape, name) = (l.elem, l.shape.clone(), l.name.clone());
                 let init_value = init.as_ref().map(|e| self.lower_expr(e, anchor));
                 let mut b = self.builder_before(anchor, *span);
                 let v = match shape {
                     Shape::Tensor(dims) => {
-                        let v = memref::build_alloc(&mut b, Type::memref(dims, ir_type(elem), None), false);
+                        let v = memref::build_alloc(
+                            &mut b,
+                            Type::memref(dims, ir_type(elem), None),
+                            false,
+                        );
                         allocated.push((v, *span));
                         v
                     }
-                    Shape::Scalar => memref::build_alloc(&mut b, Type::memref(vec![], ir_type(elem), None), true),
+                    Shape::Scalar => {
+                        memref::build_alloc(&mut b, Type::memref(vec![], ir_type(elem), None), true)
+                    }
                 };
                 if let Some(op) = b.module.defining_op(v) {
                     b.module.set_attr(op, "name", Attribute::string(&name));
@@ -182,14 +225,21 @@ impl<'a> KernelLowering<'a> {
                 }
                 self.locals.insert(*local, v);
             }
-            Stmt::Assign { target, op, value, span } => {
+            Stmt::Assign {
+                target,
+                op,
+                value,
+                span,
+            } => {
                 let rhs = self.lower_expr(value, anchor);
                 let (memref, map, operands) = match target {
                     Place::Element { tensor, indices } => {
                         let (map, operands) = self.access_map(indices);
                         (self.tensor_value(*tensor), map, operands)
                     }
-                    Place::Scalar(local) => (self.locals[local], AffineMap::new(0, 0, vec![]), vec![]),
+                    Place::Scalar(local) => {
+                        (self.locals[local], AffineMap::new(0, 0, vec![]), vec![])
+                    }
                 };
                 let elem = match value.ty {
                     Ty::Elem(e) => e,
@@ -231,17 +281,25 @@ impl<'a> KernelLowering<'a> {
     fn lower_loop(&mut self, lp: &Loop, anchor: accc_ir::Op, outermost: bool) {
         let lower = self.bound(&lp.lo);
         let upper = self.bound(&lp.hi);
-        let name = self.kernel.loop_var(lp.var).map(|v| v.name.clone()).unwrap_or_default();
+        let name = self
+            .kernel
+            .loop_var(lp.var)
+            .map(|v| v.name.clone())
+            .unwrap_or_default();
         let mut b = self.builder_before(anchor, lp.span);
         let (op, iv, body) = affine::build_for(&mut b, lower, upper, 1);
         b.module.set_attr(op, "loop_name", Attribute::string(&name));
         b.module.set_name_hint(iv, &name);
         if outermost {
             let stage = self.stage_name(lp);
-            self.module.set_attr(op, "op_name", Attribute::string(stage));
+            self.module
+                .set_attr(op, "op_name", Attribute::string(stage));
         }
         self.ivs.insert(lp.var, iv);
-        let yield_op = self.module.block_terminator(body).expect("affine.for bodies are built with a yield");
+        let yield_op = self
+            .module
+            .block_terminator(body)
+            .expect("affine.for bodies are built with a yield");
         self.lower_block(&lp.body, yield_op, false);
     }
 
@@ -251,7 +309,12 @@ impl<'a> KernelLowering<'a> {
         let mut names = vec![];
         let mut cur = lp;
         loop {
-            names.push(self.kernel.loop_var(cur.var).map(|v| v.name.clone()).unwrap_or_default());
+            names.push(
+                self.kernel
+                    .loop_var(cur.var)
+                    .map(|v| v.name.clone())
+                    .unwrap_or_default(),
+            );
             match cur.body.as_slice() {
                 [Stmt::Loop(inner)] => cur = inner,
                 _ => break,
@@ -290,26 +353,22 @@ impl<'a> KernelLowering<'a> {
     }
 
     fn affine_expr(form: &Affine, vars: &[LoopVarId]) -> AffineExpr {
-        let mut e: Option<AffineExpr> = None;
-        for (var, coeff) in &form.terms {
-            let d = AffineExpr::Dim(vars.iter().position(|v| v == var).unwrap_or(0) as u32);
-            let term = if *coeff == 1 { d } else { d.mul(AffineExpr::Const(*coeff)) };
-            e = Some(match e {
-                None => term,
-                Some(acc) => acc.add(term),
-            });
-        }
-        match e {
-            None => AffineExpr::Const(form.constant),
-            Some(acc) if form.constant == 0 => acc,
-            Some(acc) => acc.add(AffineExpr::Const(form.constant)),
-        }
+        let terms = form.terms.iter().map(|(var, coeff)| {
+            (
+                AffineExpr::Dim(vars.iter().position(|v| v == var).unwrap_or(0) as u32),
+                *coeff,
+            )
+        });
+        AffineExpr::linear_combination(terms, form.constant)
     }
 
     fn access_map(&self, indices: &[Affine]) -> (AffineMap, Vec<Value>) {
         let forms: Vec<&Affine> = indices.iter().collect();
         let (vars, operands) = self.affine_operands(&forms);
-        let results = indices.iter().map(|f| Self::affine_expr(f, &vars)).collect();
+        let results = indices
+            .iter()
+            .map(|f| Self::affine_expr(f, &vars))
+            .collect();
         (AffineMap::new(vars.len() as u32, 0, results), operands)
     }
 
@@ -327,8 +386,12 @@ impl<'a> KernelLowering<'a> {
         // Operands first (they insert before the anchor too), then this op.
         let lowered: Vec<Value> = match &e.kind {
             ExprKind::Neg(x) | ExprKind::Cast(x) => vec![self.lower_expr(x, anchor)],
-            ExprKind::Binary { lhs, rhs, .. } => vec![self.lower_expr(lhs, anchor), self.lower_expr(rhs, anchor)],
-            ExprKind::Intrinsic { args, .. } => args.iter().map(|a| self.lower_expr(a, anchor)).collect(),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                vec![self.lower_expr(lhs, anchor), self.lower_expr(rhs, anchor)]
+            }
+            ExprKind::Intrinsic { args, .. } => {
+                args.iter().map(|a| self.lower_expr(a, anchor)).collect()
+            }
             _ => vec![],
         };
         let load_info = match &e.kind {
@@ -336,32 +399,45 @@ impl<'a> KernelLowering<'a> {
                 let (map, operands) = self.access_map(indices);
                 Some((self.tensor_value(*tensor), map, operands))
             }
-            ExprKind::ScalarLocal(l) => Some((self.locals[l], AffineMap::new(0, 0, vec![]), vec![])),
+            ExprKind::ScalarLocal(l) => {
+                Some((self.locals[l], AffineMap::new(0, 0, vec![]), vec![]))
+            }
             _ => None,
         };
         let operand_ty = match &e.kind {
             ExprKind::Binary { lhs, .. } => lhs.ty,
             ExprKind::Cast(x) => x.ty,
-            ExprKind::Intrinsic { func: Intrinsic::Select, args } => args.get(1).map_or(e.ty, |a| a.ty),
+            ExprKind::Intrinsic {
+                func: Intrinsic::Select,
+                args,
+            } => args.get(1).map_or(e.ty, |a| a.ty),
             _ => e.ty,
         };
         let mut b = self.builder_before(anchor, e.span);
         match &e.kind {
             ExprKind::Int(v) => arith::build_constant(&mut b, Attribute::int(*v, ty_to_ir(e.ty))),
-            ExprKind::Float(v) => arith::build_constant(&mut b, Attribute::float(round_to(*v, e.ty), ty_to_ir(e.ty))),
+            ExprKind::Float(v) => {
+                arith::build_constant(&mut b, Attribute::float(round_to(*v, e.ty), ty_to_ir(e.ty)))
+            }
             ExprKind::Load { .. } | ExprKind::ScalarLocal(_) => {
                 let (memref, map, operands) = load_info.expect("computed above for loads");
                 affine::build_load(&mut b, memref, map, &operands)
             }
             ExprKind::Neg(_) => {
                 if is_float(e.ty) {
-                    b.insert_value(accc_ir::OpSpec::new("arith.negf").operands([lowered[0]]).results([ty_to_ir(e.ty)]))
+                    b.insert_value(
+                        accc_ir::OpSpec::new("arith.negf")
+                            .operands([lowered[0]])
+                            .results([ty_to_ir(e.ty)]),
+                    )
                 } else {
                     let zero = arith::build_constant(&mut b, Attribute::int(0, ty_to_ir(e.ty)));
                     arith::build_binary(&mut b, "subi", zero, lowered[0])
                 }
             }
-            ExprKind::Binary { op, .. } => lower_binary(&mut b, *op, operand_ty, lowered[0], lowered[1]),
+            ExprKind::Binary { op, .. } => {
+                lower_binary(&mut b, *op, operand_ty, lowered[0], lowered[1])
+            }
             ExprKind::Intrinsic { func, .. } => lower_intrinsic(&mut b, *func, e.ty, &lowered),
             ExprKind::Cast(_) => lower_cast(&mut b, operand_ty, e.ty, lowered[0]),
             ExprKind::ScalarParam(_) | ExprKind::LoopVar(_) => unreachable!("returned early"),
@@ -425,7 +501,12 @@ fn bf16_round(v: f64) -> f64 {
     f32::from_bits(rounded) as f64
 }
 
-fn arith_name(elem: ElemType, signed: &'static str, unsigned: &'static str, float: &'static str) -> &'static str {
+fn arith_name(
+    elem: ElemType,
+    signed: &'static str,
+    unsigned: &'static str,
+    float: &'static str,
+) -> &'static str {
     if elem.is_float() {
         float
     } else if elem.is_signed() {
@@ -482,8 +563,12 @@ fn lower_intrinsic(b: &mut Builder, func: Intrinsic, ty: Ty, args: &[Value]) -> 
         }
     };
     match func {
-        Intrinsic::Min => arith::build_binary(b, pick("minsi", "minui", "minimumf"), args[0], args[1]),
-        Intrinsic::Max => arith::build_binary(b, pick("maxsi", "maxui", "maximumf"), args[0], args[1]),
+        Intrinsic::Min => {
+            arith::build_binary(b, pick("minsi", "minui", "minimumf"), args[0], args[1])
+        }
+        Intrinsic::Max => {
+            arith::build_binary(b, pick("maxsi", "maxui", "maximumf"), args[0], args[1])
+        }
         Intrinsic::Relu => {
             let zero = if float {
                 arith::build_constant(b, Attribute::float(0.0, ty_to_ir(ty)))
@@ -523,7 +608,16 @@ fn lower_cast(b: &mut Builder, from: Ty, to: Ty, v: Value) -> Value {
             let wide = arith::build_cast(b, "fptosi", v, Type::Int(64));
             arith::build_cast(b, "index_cast", wide, Type::Index)
         }
-        (Ty::Elem(e), Ty::Index) => arith::build_cast(b, if e.is_signed() { "index_cast" } else { "index_castui" }, v, Type::Index),
+        (Ty::Elem(e), Ty::Index) => arith::build_cast(
+            b,
+            if e.is_signed() {
+                "index_cast"
+            } else {
+                "index_castui"
+            },
+            v,
+            Type::Index,
+        ),
         (Ty::Elem(fe), Ty::Elem(te)) => {
             match (fe.is_float(), te.is_float()) {
                 (false, false) => {
@@ -536,8 +630,18 @@ fn lower_cast(b: &mut Builder, from: Ty, to: Ty, v: Value) -> Value {
                     };
                     arith::build_cast(b, name, v, to_ir)
                 }
-                (false, true) => arith::build_cast(b, if fe.is_signed() { "sitofp" } else { "uitofp" }, v, to_ir),
-                (true, false) => arith::build_cast(b, if te.is_signed() { "fptosi" } else { "fptoui" }, v, to_ir),
+                (false, true) => arith::build_cast(
+                    b,
+                    if fe.is_signed() { "sitofp" } else { "uitofp" },
+                    v,
+                    to_ir,
+                ),
+                (true, false) => arith::build_cast(
+                    b,
+                    if te.is_signed() { "fptosi" } else { "fptoui" },
+                    v,
+                    to_ir,
+                ),
                 (true, true) => {
                     if fe.bits() == te.bits() {
                         // f16 <-> bf16: through f32, which holds both exactly.

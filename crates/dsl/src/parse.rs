@@ -84,9 +84,11 @@ fn check_nesting(text: &str) -> Option<Diagnostic> {
                 depth += 1;
                 if depth > MAX_NESTING {
                     return Some(
-                        Diagnostic::error(format!("brackets are nested more than {MAX_NESTING} levels deep"))
-                            .with_primary(Span::new(i, i + 1), "too deep")
-                            .with_hint("split the expression with `let` variables"),
+                        Diagnostic::error(format!(
+                            "brackets are nested more than {MAX_NESTING} levels deep"
+                        ))
+                        .with_primary(Span::new(i, i + 1), "too deep")
+                        .with_hint("split the expression with `let` variables"),
                     );
                 }
             }
@@ -106,18 +108,29 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::EOI => "end of file",
         Rule::ident | Rule::ident_list | Rule::name | Rule::target | Rule::step_results => "a name",
         Rule::word | Rule::path => "a name",
-        Rule::elem_type | Rule::type_expr => "an element type (i8, i16, i32, i64, u8, u16, u32, f16, bf16, f32)",
+        Rule::elem_type | Rule::type_expr => {
+            "an element type (i8, i16, i32, i64, u8, u16, u32, f16, bf16, f32)"
+        }
         Rule::int | Rule::sched_int => "an integer",
         Rule::float | Rule::sched_float => "a number",
         Rule::string => "a string",
-        Rule::expr | Rule::sum | Rule::product | Rule::unary | Rule::paren | Rule::access | Rule::call | Rule::inf => {
-            "an expression"
-        }
+        Rule::expr
+        | Rule::sum
+        | Rule::product
+        | Rule::unary
+        | Rule::paren
+        | Rule::access
+        | Rule::call
+        | Rule::inf => "an expression",
         Rule::cmp_op | Rule::add_op | Rule::mul_op => "an operator",
         Rule::neg => "an expression",
         Rule::assign_op => "an assignment operator (=, +=, -=, *=, max=, min=)",
-        Rule::const_item | Rule::kernel_item | Rule::schedule_item => "an item (`const`, `kernel`, `schedule`)",
-        Rule::for_stmt | Rule::let_stmt | Rule::call_stmt | Rule::assign_stmt | Rule::block => "a statement",
+        Rule::const_item | Rule::kernel_item | Rule::schedule_item => {
+            "an item (`const`, `kernel`, `schedule`)"
+        }
+        Rule::for_stmt | Rule::let_stmt | Rule::call_stmt | Rule::assign_stmt | Rule::block => {
+            "a statement"
+        }
         Rule::param => "a parameter",
         Rule::outputs => "`->`",
         Rule::kw_const => "`const`",
@@ -138,10 +151,13 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
 }
 
 /// Operator tokens are summarized as "an operator" / "an expression".
-const OPERATORS: [&str; 16] =
-    ["==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "+=", "-=", "*=", "max=", "min="];
+const OPERATORS: [&str; 16] = [
+    "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "+=", "-=", "*=", "max=", "min=",
+];
 
-const KEYWORDS: [&str; 8] = ["const", "kernel", "schedule", "for", "let", "in", "grid", "range"];
+const KEYWORDS: [&str; 8] = [
+    "const", "kernel", "schedule", "for", "let", "in", "grid", "range",
+];
 
 fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnostic {
     let mut pos = match error.location {
@@ -167,11 +183,14 @@ fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnost
             // token text for literals and `a..z` for character ranges.
             for token in attempts.expected_tokens() {
                 let token = token.to_string();
-                let layout = token.chars().all(char::is_whitespace) || matches!(token.as_str(), "//" | "/*" | "*/");
+                let layout = token.chars().all(char::is_whitespace)
+                    || matches!(token.as_str(), "//" | "/*" | "*/");
                 if layout || OPERATORS.contains(&token.as_str()) {
                     continue;
                 }
-                if token.chars().all(|c| !c.is_alphanumeric() && c != '_') || KEYWORDS.contains(&token.as_str()) {
+                if token.chars().all(|c| !c.is_alphanumeric() && c != '_')
+                    || KEYWORDS.contains(&token.as_str())
+                {
                     push(&format!("`{token}`"));
                 }
             }
@@ -220,13 +239,20 @@ fn syntax_error(file: &SourceFile, error: &pest::error::Error<Rule>) -> Diagnost
     let message = match expected.len() {
         0 => format!("syntax error: unexpected {found}"),
         1 => format!("syntax error: expected {}, found {found}", expected[0]),
-        n => format!("syntax error: expected {} or {}, found {found}", expected[..n - 1].join(", "), expected[n - 1]),
+        n => format!(
+            "syntax error: expected {} or {}, found {found}",
+            expected[..n - 1].join(", "),
+            expected[n - 1]
+        ),
     };
     // When the offending token starts a new line and a closing token is
     // expected, the mistake is at the end of the previous line (a missing
     // `;` or `)`): point there.
-    let closer = expected.iter().find(|e| matches!(e.as_str(), "`;`" | "`)`" | "`]`" | "`}`"));
-    if let (Some(closer), Some((start, end, newline))) = (closer, previous_token(file.text(), pos)) {
+    let closer = expected
+        .iter()
+        .find(|e| matches!(e.as_str(), "`;`" | "`)`" | "`]`" | "`}`"));
+    if let (Some(closer), Some((start, end, newline))) = (closer, previous_token(file.text(), pos))
+    {
         if newline {
             let label = format!("expected {closer} after this");
             return Diagnostic::error(message).with_primary(Span::new(start, end), label);
@@ -303,18 +329,26 @@ fn previous_token(text: &str, pos: usize) -> Option<(usize, usize, bool)> {
             i += 1;
         } else {
             let start = i;
-            let len = text.get(i..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
+            let len = text
+                .get(i..)
+                .and_then(|r| r.chars().next())
+                .map_or(1, char::len_utf8);
             i += len;
             last = Some((start, i));
         }
     }
     let (start, end) = last?;
-    let newline = text.get(end..pos).is_some_and(|between| between.contains('\n'));
+    let newline = text
+        .get(end..pos)
+        .is_some_and(|between| between.contains('\n'));
     Some((start, end, newline))
 }
 
 fn next_char_boundary(text: &str, pos: usize) -> usize {
-    text.get(pos..).and_then(|rest| rest.chars().next()).map(|c| pos + c.len_utf8()).unwrap_or(pos)
+    text.get(pos..)
+        .and_then(|rest| rest.chars().next())
+        .map(|c| pos + c.len_utf8())
+        .unwrap_or(pos)
 }
 
 /// A short quote of what stands at `pos`: a word, one punctuation character,
@@ -325,8 +359,11 @@ fn found_text(text: &str, pos: usize) -> String {
     match chars.next() {
         None => "end of file".to_string(),
         Some(c) if c.is_alphanumeric() || c == '_' => {
-            let word: String =
-                rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').take(24).collect();
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                .take(24)
+                .collect();
             format!("`{word}`")
         }
         Some('\n') | Some('\r') => "end of line".to_string(),
@@ -386,12 +423,16 @@ struct Builder {
 type Build<T> = Result<T, Diagnostic>;
 
 fn next<'i>(pairs: &mut Children<'i>, parent: Span, what: &str) -> Build<Pair<'i, Rule>> {
-    pairs.next().ok_or_else(|| internal(parent, &format!("missing {what}")))
+    pairs
+        .next()
+        .ok_or_else(|| internal(parent, &format!("missing {what}")))
 }
 
 impl Builder {
     fn program(&mut self, mut pairs: Pairs<Rule>) -> Build<Program> {
-        let program = pairs.next().ok_or_else(|| internal(Span::default(), "no program"))?;
+        let program = pairs
+            .next()
+            .ok_or_else(|| internal(Span::default(), "no program"))?;
         let mut items = Vec::new();
         for pair in program.children() {
             match pair.as_rule() {
@@ -406,7 +447,10 @@ impl Builder {
     }
 
     fn ident(&mut self, pair: Pair<Rule>) -> Ident {
-        Ident { name: pair.as_str().to_string(), span: span_of(&pair) }
+        Ident {
+            name: pair.as_str().to_string(),
+            span: span_of(&pair),
+        }
     }
 
     fn const_item(&mut self, pair: Pair<Rule>) -> Build<ConstDecl> {
@@ -438,7 +482,14 @@ impl Builder {
         }
         let body = body.ok_or_else(|| internal(span, "kernel without body"))?;
         signature_span = Span::new(span.start as usize, signature_span.end as usize);
-        Ok(KernelDecl { name, params, outputs, body, signature_span, span })
+        Ok(KernelDecl {
+            name,
+            params,
+            outputs,
+            body,
+            signature_span,
+            span,
+        })
     }
 
     fn params(&mut self, pair: Pair<Rule>) -> Build<Vec<Param>> {
@@ -472,7 +523,10 @@ impl Builder {
 
     fn block(&mut self, pair: Pair<Rule>) -> Build<Block> {
         let span = span_of(&pair);
-        let stmts = pair.children().map(|p| self.stmt(p)).collect::<Build<Vec<_>>>()?;
+        let stmts = pair
+            .children()
+            .map(|p| self.stmt(p))
+            .collect::<Build<Vec<_>>>()?;
         Ok(Block { stmts, span })
     }
 
@@ -487,12 +541,19 @@ impl Builder {
                 let iter_pair = next(&mut inner, span, "loop iterator")?;
                 let iter_span = span_of(&iter_pair);
                 let iter = match iter_pair.as_rule() {
-                    Rule::grid_iter => LoopIter::Grid { extents: self.expr_list(iter_pair)?, span: iter_span },
+                    Rule::grid_iter => LoopIter::Grid {
+                        extents: self.expr_list(iter_pair)?,
+                        span: iter_span,
+                    },
                     Rule::range_iter => {
                         let mut bounds = iter_pair.children();
                         let lo = self.expr(next(&mut bounds, iter_span, "lower bound")?, 0)?;
                         let hi = self.expr(next(&mut bounds, iter_span, "upper bound")?, 0)?;
-                        LoopIter::Range { lo, hi, span: iter_span }
+                        LoopIter::Range {
+                            lo,
+                            hi,
+                            span: iter_span,
+                        }
                     }
                     _ => return Err(internal(iter_span, "unexpected loop iterator")),
                 };
@@ -522,7 +583,11 @@ impl Builder {
                     Some(p) => Some(self.expr_list(p)?),
                     None => None,
                 };
-                let target = Target { name, indices, span: target_span };
+                let target = Target {
+                    name,
+                    indices,
+                    span: target_span,
+                };
                 let op_pair = next(&mut inner, span, "assignment operator")?;
                 let op = match op_pair.as_str() {
                     "=" => AssignOp::Set,
@@ -548,9 +613,11 @@ impl Builder {
     fn expr(&mut self, pair: Pair<Rule>, depth: usize) -> Build<Expr> {
         let span = span_of(&pair);
         if depth > MAX_EXPR_DEPTH {
-            return Err(Diagnostic::error(format!("expression is nested more than {MAX_EXPR_DEPTH} levels deep"))
-                .with_primary(span, "too deep")
-                .with_hint("split the expression with `let` variables"));
+            return Err(Diagnostic::error(format!(
+                "expression is nested more than {MAX_EXPR_DEPTH} levels deep"
+            ))
+            .with_primary(span, "too deep")
+            .with_hint("split the expression with `let` variables"));
         }
         match pair.as_rule() {
             Rule::expr | Rule::sum | Rule::product => {
@@ -563,7 +630,9 @@ impl Builder {
                     self.diags.push(
                         Diagnostic::error("comparison operators cannot be chained")
                             .with_primary(second_op, "second comparison")
-                            .with_hint("compare two values at a time; `a < b < c` has no meaning here"),
+                            .with_hint(
+                                "compare two values at a time; `a < b < c` has no meaning here",
+                            ),
                     );
                 }
                 // A chain `a + b + c` folds to the left: `a` ends up deepest.
@@ -583,14 +652,26 @@ impl Builder {
                 let mut e = self.expr(operand, depth + negs.len())?;
                 for neg in negs.into_iter().rev() {
                     let s = neg.to(e.span);
-                    e = Expr { kind: ExprKind::Unary { op: UnaryOp::Neg, operand: Box::new(e) }, span: s };
+                    e = Expr {
+                        kind: ExprKind::Unary {
+                            op: UnaryOp::Neg,
+                            operand: Box::new(e),
+                        },
+                        span: s,
+                    };
                 }
                 Ok(e)
             }
             Rule::paren => {
                 let mut inner = pair.children();
-                let e = self.expr(next(&mut inner, span, "parenthesized expression")?, depth + 1)?;
-                Ok(Expr { kind: ExprKind::Paren(Box::new(e)), span })
+                let e = self.expr(
+                    next(&mut inner, span, "parenthesized expression")?,
+                    depth + 1,
+                )?;
+                Ok(Expr {
+                    kind: ExprKind::Paren(Box::new(e)),
+                    span,
+                })
             }
             Rule::int => {
                 let value = match pair.as_str().parse::<i64>() {
@@ -604,7 +685,10 @@ impl Builder {
                         0
                     }
                 };
-                Ok(Expr { kind: ExprKind::Int(value), span })
+                Ok(Expr {
+                    kind: ExprKind::Int(value),
+                    span,
+                })
             }
             Rule::float => {
                 let value = match pair.as_str().parse::<f64>() {
@@ -618,32 +702,57 @@ impl Builder {
                         0.0
                     }
                 };
-                Ok(Expr { kind: ExprKind::Float(value), span })
+                Ok(Expr {
+                    kind: ExprKind::Float(value),
+                    span,
+                })
             }
-            Rule::inf => Ok(Expr { kind: ExprKind::Inf, span }),
+            Rule::inf => Ok(Expr {
+                kind: ExprKind::Inf,
+                span,
+            }),
             Rule::name => {
                 let mut inner = pair.children();
                 let id = self.ident(next(&mut inner, span, "name")?);
-                Ok(Expr { kind: ExprKind::Name(id), span })
+                Ok(Expr {
+                    kind: ExprKind::Name(id),
+                    span,
+                })
             }
             Rule::access => {
                 let mut inner = pair.children();
                 let tensor = self.ident(next(&mut inner, span, "tensor name")?);
                 let idx = next(&mut inner, span, "indices")?;
-                let indices = idx.children().map(|p| self.expr(p, depth + 1)).collect::<Build<Vec<_>>>()?;
-                Ok(Expr { kind: ExprKind::Access { tensor, indices }, span })
+                let indices = idx
+                    .children()
+                    .map(|p| self.expr(p, depth + 1))
+                    .collect::<Build<Vec<_>>>()?;
+                Ok(Expr {
+                    kind: ExprKind::Access { tensor, indices },
+                    span,
+                })
             }
             Rule::call => {
                 let mut inner = pair.children();
                 let callee = self.ident(next(&mut inner, span, "function name")?);
-                let args = inner.map(|p| self.expr(p, depth + 1)).collect::<Build<Vec<_>>>()?;
-                Ok(Expr { kind: ExprKind::Call { callee, args }, span })
+                let args = inner
+                    .map(|p| self.expr(p, depth + 1))
+                    .collect::<Build<Vec<_>>>()?;
+                Ok(Expr {
+                    kind: ExprKind::Call { callee, args },
+                    span,
+                })
             }
             _ => Err(internal(span, "unexpected expression")),
         }
     }
 
-    fn fold_binary(&mut self, first: Expr, rest: Vec<(Pair<Rule>, Pair<Rule>)>, depth: usize) -> Build<Expr> {
+    fn fold_binary(
+        &mut self,
+        first: Expr,
+        rest: Vec<(Pair<Rule>, Pair<Rule>)>,
+        depth: usize,
+    ) -> Build<Expr> {
         let n = rest.len();
         let mut lhs = first;
         for (i, (op_pair, rhs_pair)) in rest.into_iter().enumerate() {
@@ -663,7 +772,14 @@ impl Builder {
             };
             let rhs = self.expr(rhs_pair, depth + n - i)?;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span };
+            lhs = Expr {
+                kind: ExprKind::Binary {
+                    op,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+                span,
+            };
         }
         Ok(lhs)
     }
@@ -687,10 +803,21 @@ impl Builder {
                     _ => return Err(internal(span_of(&p), "unexpected part of a schedule step")),
                 }
             }
-            let primitive = primitive.ok_or_else(|| internal(step_span, "step without primitive"))?;
-            steps.push(ScheduleStep { results, primitive, args, span: step_span });
+            let primitive =
+                primitive.ok_or_else(|| internal(step_span, "step without primitive"))?;
+            steps.push(ScheduleStep {
+                results,
+                primitive,
+                args,
+                span: step_span,
+            });
         }
-        Ok(ScheduleDecl { name, kernel, steps, span })
+        Ok(ScheduleDecl {
+            name,
+            kernel,
+            steps,
+            span,
+        })
     }
 
     fn sched_arg(&mut self, pair: Pair<Rule>) -> Build<ScheduleArg> {
@@ -713,27 +840,36 @@ impl Builder {
             Rule::sched_int => match pair.as_str().parse::<i64>() {
                 Ok(v) => ScheduleValueKind::Int(v),
                 Err(_) => {
-                    self.diags
-                        .push(Diagnostic::error("integer is too large").with_primary(span, "does not fit in 64 bits"));
+                    self.diags.push(
+                        Diagnostic::error("integer is too large")
+                            .with_primary(span, "does not fit in 64 bits"),
+                    );
                     ScheduleValueKind::Int(0)
                 }
             },
             Rule::sched_float => match pair.as_str().parse::<f64>() {
                 Ok(v) if v.is_finite() => ScheduleValueKind::Float(v),
                 _ => {
-                    self.diags.push(Diagnostic::error("number is out of range").with_primary(span, "too large"));
+                    self.diags.push(
+                        Diagnostic::error("number is out of range").with_primary(span, "too large"),
+                    );
                     ScheduleValueKind::Float(0.0)
                 }
             },
             Rule::string => {
                 let text = pair.as_str();
-                let unquoted = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+                let unquoted = text
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .unwrap_or(text);
                 ScheduleValueKind::Str(unquoted.to_string())
             }
             Rule::path => ScheduleValueKind::Path(pair.children().map(|w| self.ident(w)).collect()),
-            Rule::sched_list => {
-                ScheduleValueKind::List(pair.children().map(|p| self.sched_value(p)).collect::<Build<Vec<_>>>()?)
-            }
+            Rule::sched_list => ScheduleValueKind::List(
+                pair.children()
+                    .map(|p| self.sched_value(p))
+                    .collect::<Build<Vec<_>>>()?,
+            ),
             _ => return Err(internal(span, "unexpected schedule value")),
         };
         Ok(ScheduleValue { kind, span })
@@ -741,7 +877,10 @@ impl Builder {
 }
 
 /// Groups `op operand op operand ...` into pairs.
-fn pairs_of_two<'i>(mut pairs: Children<'i>, parent: Span) -> Build<Vec<(Pair<'i, Rule>, Pair<'i, Rule>)>> {
+fn pairs_of_two<'i>(
+    mut pairs: Children<'i>,
+    parent: Span,
+) -> Build<Vec<(Pair<'i, Rule>, Pair<'i, Rule>)>> {
     let mut out = Vec::new();
     while let Some(op) = pairs.next() {
         let operand = next(&mut pairs, parent, "operand after operator")?;

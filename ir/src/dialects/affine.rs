@@ -33,7 +33,10 @@ pub struct Bound {
 
 impl Bound {
     pub fn constant(c: i64) -> Bound {
-        Bound { map: AffineMap::constant(c), operands: vec![] }
+        Bound {
+            map: AffineMap::constant(c),
+            operands: vec![],
+        }
     }
 }
 
@@ -58,7 +61,12 @@ pub fn build_for(b: &mut Builder, lower: Bound, upper: Bound, step: i64) -> (Op,
 
 /// Creates an `affine.if` with an (empty-but-terminated) then block and,
 /// if asked, an else block.
-pub fn build_if(b: &mut Builder, condition: IntegerSet, operands: &[Value], with_else: bool) -> (Op, Block, Option<Block>) {
+pub fn build_if(
+    b: &mut Builder,
+    condition: IntegerSet,
+    operands: &[Value],
+    with_else: bool,
+) -> (Op, Block, Option<Block>) {
     let op = b.insert(
         OpSpec::new("affine.if")
             .operands(operands.iter().copied())
@@ -89,7 +97,13 @@ pub fn build_load(b: &mut Builder, memref: Value, map: AffineMap, indices: &[Val
     )
 }
 
-pub fn build_store(b: &mut Builder, value: Value, memref: Value, map: AffineMap, indices: &[Value]) -> Op {
+pub fn build_store(
+    b: &mut Builder,
+    value: Value,
+    memref: Value,
+    map: AffineMap,
+    indices: &[Value],
+) -> Op {
     b.insert(
         OpSpec::new("affine.store")
             .operands([value, memref].into_iter().chain(indices.iter().copied()))
@@ -112,8 +126,14 @@ pub fn for_bounds(m: &Module, op: Op) -> Option<(Bound, Bound)> {
     let ub = m.attr(op, "upperBoundMap")?.as_affine_map()?.clone();
     let operands = m.operands(op);
     let n = lb.num_inputs().min(operands.len());
-    let lower = Bound { map: lb, operands: operands[..n].to_vec() };
-    let upper = Bound { map: ub, operands: operands[n..].to_vec() };
+    let lower = Bound {
+        map: lb,
+        operands: operands[..n].to_vec(),
+    };
+    let upper = Bound {
+        map: ub,
+        operands: operands[n..].to_vec(),
+    };
     Some((lower, upper))
 }
 
@@ -124,12 +144,17 @@ pub fn for_step(m: &Module, op: Op) -> Option<i64> {
 /// Constant `(lower, upper, step)` of an `affine.for`, when its bounds are constants.
 pub fn constant_bounds(m: &Module, op: Op) -> Option<(i64, i64, i64)> {
     let (lb, ub) = for_bounds(m, op)?;
-    Some((lb.map.single_constant()?, ub.map.single_constant()?, for_step(m, op)?))
+    Some((
+        lb.map.single_constant()?,
+        ub.map.single_constant()?,
+        for_step(m, op)?,
+    ))
 }
 
 /// The induction variable of an `affine.for`.
 pub fn induction_var(m: &Module, op: Op) -> Option<Value> {
-    m.entry_block(op, 0).and_then(|b| m.block_args(b).first().copied())
+    m.entry_block(op, 0)
+        .and_then(|b| m.block_args(b).first().copied())
 }
 
 /// The map and its operands of an access op (`affine.load`/`affine.store`).
@@ -155,26 +180,42 @@ pub fn access_memref(m: &Module, op: Op) -> Option<Value> {
 fn check_map_operands(m: &Module, map: &AffineMap, operands: &[Value]) -> Result<(), String> {
     map.check()?;
     if map.num_inputs() != operands.len() {
-        return Err(format!("map `{map}` takes {} operand(s), has {}", map.num_inputs(), operands.len()));
+        return Err(format!(
+            "map `{map}` takes {} operand(s), has {}",
+            map.num_inputs(),
+            operands.len()
+        ));
     }
     if let Some(v) = operands.iter().find(|v| *m.value_type(**v) != Type::Index) {
-        return Err(format!("map operands must be `index`, found `{}`", m.value_type(*v)));
+        return Err(format!(
+            "map operands must be `index`, found `{}`",
+            m.value_type(*v)
+        ));
     }
     Ok(())
 }
 
 fn map_attr<'m>(m: &'m Module, op: Op, name: &str) -> Result<&'m AffineMap, String> {
-    m.attr(op, name).and_then(Attribute::as_affine_map).ok_or_else(|| format!("requires an affine map attribute `{name}`"))
+    m.attr(op, name)
+        .and_then(Attribute::as_affine_map)
+        .ok_or_else(|| format!("requires an affine map attribute `{name}`"))
 }
 
 fn check_access(m: &Module, op: Op, memref: Value, indices: &[Value]) -> Result<Type, String> {
     let map = map_attr(m, op, "map")?;
     check_map_operands(m, map, indices)?;
     let Type::MemRef(mt) = m.value_type(memref) else {
-        return Err(format!("expects a memref, found `{}`", m.value_type(memref)));
+        return Err(format!(
+            "expects a memref, found `{}`",
+            m.value_type(memref)
+        ));
     };
     if map.results.len() != mt.rank() {
-        return Err(format!("map has {} result(s) but the memref has rank {}", map.results.len(), mt.rank()));
+        return Err(format!(
+            "map has {} result(s) but the memref has rank {}",
+            map.results.len(),
+            mt.rank()
+        ));
     }
     Ok((*mt.elem).clone())
 }
@@ -192,7 +233,10 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
             }
             let n = lb.num_inputs() + ub.num_inputs();
             if n != m.operands(op).len() {
-                return Err(format!("bound maps take {n} operand(s), the loop has {}", m.operands(op).len()));
+                return Err(format!(
+                    "bound maps take {n} operand(s), the loop has {}",
+                    m.operands(op).len()
+                ));
             }
             let (lower, upper) = for_bounds(m, op).ok_or("malformed bounds")?;
             check_map_operands(m, &lower.map, &lower.operands)?;
@@ -206,15 +250,23 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
                 return Err("expects one region with one block".into());
             }
             let body = m.region_blocks(regions[0])[0];
-            if m.block_args(body).len() != 1 || *m.value_type(m.block_args(body)[0]) != Type::Index {
+            if m.block_args(body).len() != 1 || *m.value_type(m.block_args(body)[0]) != Type::Index
+            {
                 return Err("the body block needs exactly one `index` argument".into());
             }
             Ok(())
         }
         "affine.if" => {
-            let set = m.attr(op, "condition").and_then(Attribute::as_integer_set).ok_or("requires an integer set `condition`")?;
+            let set = m
+                .attr(op, "condition")
+                .and_then(Attribute::as_integer_set)
+                .ok_or("requires an integer set `condition`")?;
             if set.num_inputs() != m.operands(op).len() {
-                return Err(format!("condition takes {} operand(s), has {}", set.num_inputs(), m.operands(op).len()));
+                return Err(format!(
+                    "condition takes {} operand(s), has {}",
+                    set.num_inputs(),
+                    m.operands(op).len()
+                ));
             }
             if m.op_regions(op).len() != 2 {
                 return Err("expects a then and an else region".into());
@@ -229,7 +281,10 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
             let operands = m.operands(op);
             let elem = check_access(m, op, operands[0], &operands[1..])?;
             if *m.value_type(m.result(op, 0)) != elem {
-                return Err(format!("result type `{}` differs from the element type `{elem}`", m.value_type(m.result(op, 0))));
+                return Err(format!(
+                    "result type `{}` differs from the element type `{elem}`",
+                    m.value_type(m.result(op, 0))
+                ));
             }
             Ok(())
         }
@@ -241,7 +296,10 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
             let operands = m.operands(op);
             let elem = check_access(m, op, operands[1], &operands[2..])?;
             if *m.value_type(operands[0]) != elem {
-                return Err(format!("stores `{}` into a memref of `{elem}`", m.value_type(operands[0])));
+                return Err(format!(
+                    "stores `{}` into a memref of `{elem}`",
+                    m.value_type(operands[0])
+                ));
             }
             Ok(())
         }

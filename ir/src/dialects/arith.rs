@@ -14,18 +14,40 @@ use crate::module::{Module, OpSpec};
 use crate::types::Type;
 
 /// `arith.cmpi` predicates in MLIR's order (the index is the attribute value).
-pub const CMPI_PREDICATES: [&str; 10] = ["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"];
+pub const CMPI_PREDICATES: [&str; 10] = [
+    "eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge",
+];
 /// `arith.cmpf` predicates in MLIR's order.
-pub const CMPF_PREDICATES: [&str; 16] =
-    ["false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord", "ueq", "ugt", "uge", "ult", "ule", "une", "uno", "true"];
+pub const CMPF_PREDICATES: [&str; 16] = [
+    "false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord", "ueq", "ugt", "uge", "ult", "ule",
+    "une", "uno", "true",
+];
 
 /// Binary ops on integers (and `index`).
 pub const INT_BINARY: [&str; 18] = [
-    "addi", "subi", "muli", "divsi", "divui", "remsi", "remui", "maxsi", "maxui", "minsi", "minui", "andi", "ori",
-    "xori", "shli", "shrsi", "shrui", "floordivsi",
+    "addi",
+    "subi",
+    "muli",
+    "divsi",
+    "divui",
+    "remsi",
+    "remui",
+    "maxsi",
+    "maxui",
+    "minsi",
+    "minui",
+    "andi",
+    "ori",
+    "xori",
+    "shli",
+    "shrsi",
+    "shrui",
+    "floordivsi",
 ];
 /// Binary ops on floats.
-pub const FLOAT_BINARY: [&str; 9] = ["addf", "subf", "mulf", "divf", "remf", "maximumf", "minimumf", "maxnumf", "minnumf"];
+pub const FLOAT_BINARY: [&str; 9] = [
+    "addf", "subf", "mulf", "divf", "remf", "maximumf", "minimumf", "maxnumf", "minnumf",
+];
 /// Casts: `(name, from is int/index?, to is int/index?)`.
 pub const CASTS: [(&str, CastKind); 12] = [
     ("extsi", CastKind::IntWiden),
@@ -62,9 +84,14 @@ pub fn cast_kind(op_name: &str) -> Option<CastKind> {
 pub fn build_constant(b: &mut Builder, value: Attribute) -> Value {
     let ty = match &value {
         Attribute::Int { ty, .. } | Attribute::Float { ty, .. } => ty.clone(),
+        Attribute::Bool(_) => Type::i1(),
         _ => Type::Index,
     };
-    b.insert_value(OpSpec::new("arith.constant").attr("value", value).results([ty]))
+    b.insert_value(
+        OpSpec::new("arith.constant")
+            .attr("value", value)
+            .results([ty]),
+    )
 }
 
 pub fn build_index_constant(b: &mut Builder, value: i64) -> Value {
@@ -74,32 +101,62 @@ pub fn build_index_constant(b: &mut Builder, value: i64) -> Value {
 /// A binary op (`name` without the `arith.` prefix), result typed as `lhs`.
 pub fn build_binary(b: &mut Builder, name: &str, lhs: Value, rhs: Value) -> Value {
     let ty = b.module.value_type(lhs).clone();
-    b.insert_value(OpSpec::new(format!("arith.{name}")).operands([lhs, rhs]).results([ty]))
+    b.insert_value(
+        OpSpec::new(format!("arith.{name}"))
+            .operands([lhs, rhs])
+            .results([ty]),
+    )
 }
 
 pub fn build_cmpi(b: &mut Builder, predicate: &str, lhs: Value, rhs: Value) -> Value {
-    let p = CMPI_PREDICATES.iter().position(|x| *x == predicate).unwrap_or(0) as i64;
-    b.insert_value(OpSpec::new("arith.cmpi").operands([lhs, rhs]).attr("predicate", Attribute::i64(p)).results([Type::i1()]))
+    let p = CMPI_PREDICATES
+        .iter()
+        .position(|x| *x == predicate)
+        .unwrap_or(0) as i64;
+    b.insert_value(
+        OpSpec::new("arith.cmpi")
+            .operands([lhs, rhs])
+            .attr("predicate", Attribute::i64(p))
+            .results([Type::i1()]),
+    )
 }
 
 pub fn build_cmpf(b: &mut Builder, predicate: &str, lhs: Value, rhs: Value) -> Value {
-    let p = CMPF_PREDICATES.iter().position(|x| *x == predicate).unwrap_or(0) as i64;
-    b.insert_value(OpSpec::new("arith.cmpf").operands([lhs, rhs]).attr("predicate", Attribute::i64(p)).results([Type::i1()]))
+    let p = CMPF_PREDICATES
+        .iter()
+        .position(|x| *x == predicate)
+        .unwrap_or(0) as i64;
+    b.insert_value(
+        OpSpec::new("arith.cmpf")
+            .operands([lhs, rhs])
+            .attr("predicate", Attribute::i64(p))
+            .results([Type::i1()]),
+    )
 }
 
 pub fn build_select(b: &mut Builder, cond: Value, t: Value, f: Value) -> Value {
     let ty = b.module.value_type(t).clone();
-    b.insert_value(OpSpec::new("arith.select").operands([cond, t, f]).results([ty]))
+    b.insert_value(
+        OpSpec::new("arith.select")
+            .operands([cond, t, f])
+            .results([ty]),
+    )
 }
 
 pub fn build_cast(b: &mut Builder, name: &str, v: Value, to: Type) -> Value {
-    b.insert_value(OpSpec::new(format!("arith.{name}")).operands([v]).results([to]))
+    b.insert_value(
+        OpSpec::new(format!("arith.{name}"))
+            .operands([v])
+            .results([to]),
+    )
 }
 
 /// The constant value of a value defined by `arith.constant`.
 pub fn constant_value(m: &Module, v: Value) -> Option<&Attribute> {
     let op = m.defining_op(v)?;
-    (m.op_name(op) == "arith.constant").then(|| m.attr(op, "value")).flatten()
+    (m.op_name(op) == "arith.constant")
+        .then(|| m.attr(op, "value"))
+        .flatten()
 }
 
 pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
@@ -110,9 +167,15 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
         expect_counts(m, op, 2, 1)?;
         let (a, b, r) = (operand_ty(0), operand_ty(1), m.value_type(m.result(op, 0)));
         if a != b || a != r {
-            return Err(format!("operand and result types must match, found `{a}`, `{b}` -> `{r}`"));
+            return Err(format!(
+                "operand and result types must match, found `{a}`, `{b}` -> `{r}`"
+            ));
         }
-        let ok = if INT_BINARY.contains(&name) { a.is_int_or_index() } else { a.is_float() };
+        let ok = if INT_BINARY.contains(&name) {
+            a.is_int_or_index()
+        } else {
+            a.is_float()
+        };
         if !ok {
             return Err(format!("does not apply to `{a}`"));
         }
@@ -129,7 +192,9 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
             CastKind::IntToFloat => from.is_int() && to.is_float(),
             CastKind::FloatToInt => from.is_float() && to.is_int(),
             CastKind::FloatWiden => matches!((flt_w(from), flt_w(to)), (Some(a), Some(b)) if a < b),
-            CastKind::FloatNarrow => matches!((flt_w(from), flt_w(to)), (Some(a), Some(b)) if a > b),
+            CastKind::FloatNarrow => {
+                matches!((flt_w(from), flt_w(to)), (Some(a), Some(b)) if a > b)
+            }
             CastKind::IndexCast => {
                 (*from == Type::Index && to.is_int()) || (from.is_int() && *to == Type::Index)
             }
@@ -161,7 +226,11 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
             if a != b {
                 return Err(format!("compares `{a}` with `{b}`"));
             }
-            let (ok, n) = if name == "cmpi" { (a.is_int_or_index(), 10) } else { (a.is_float(), 16) };
+            let (ok, n) = if name == "cmpi" {
+                (a.is_int_or_index(), 10)
+            } else {
+                (a.is_float(), 16)
+            };
             if !ok {
                 return Err(format!("does not apply to `{a}`"));
             }
@@ -184,7 +253,10 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
         "select" => {
             expect_counts(m, op, 3, 1)?;
             if *operand_ty(0) != Type::i1() {
-                return Err(format!("the condition must be `i1`, found `{}`", operand_ty(0)));
+                return Err(format!(
+                    "the condition must be `i1`, found `{}`",
+                    operand_ty(0)
+                ));
             }
             if operand_ty(1) != operand_ty(2) || operand_ty(1) != m.value_type(m.result(op, 0)) {
                 return Err("both choices and the result must have the same type".into());

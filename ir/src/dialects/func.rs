@@ -11,13 +11,24 @@ use crate::types::{FunctionType, Type};
 
 /// Creates `func.func @name` at the end of the module body, with an entry
 /// block whose arguments have the input types. The body has no terminator yet.
-pub fn build_func(m: &mut Module, name: &str, inputs: Vec<Type>, results: Vec<Type>) -> (Op, Block) {
+pub fn build_func(
+    m: &mut Module,
+    name: &str,
+    inputs: Vec<Type>,
+    results: Vec<Type>,
+) -> (Op, Block) {
     let body = m.body();
     let mut b = Builder::at_end(m, body);
     let op = b.insert(
         OpSpec::new("func.func")
             .attr("sym_name", Attribute::string(name))
-            .attr("function_type", Attribute::Type(Type::Function(FunctionType { inputs: inputs.clone(), results })))
+            .attr(
+                "function_type",
+                Attribute::Type(Type::Function(FunctionType {
+                    inputs: inputs.clone(),
+                    results,
+                })),
+            )
             .regions(1),
     );
     let region = m.op_regions(op)[0];
@@ -49,7 +60,11 @@ pub fn sym_name(m: &Module, op: Op) -> Option<&str> {
 
 /// The attribute dictionary of argument `index` of a `func.func`, if any.
 pub fn arg_attr<'m>(m: &'m Module, op: Op, index: usize, name: &str) -> Option<&'m Attribute> {
-    m.attr(op, "arg_attrs")?.as_array()?.get(index)?.as_dict()?.get(name)
+    m.attr(op, "arg_attrs")?
+        .as_array()?
+        .get(index)?
+        .as_dict()?
+        .get(name)
 }
 
 /// Sets one argument attribute, creating `arg_attrs` as needed.
@@ -81,15 +96,27 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
                 return Err("expects one region".into());
             }
             if let Some(entry) = m.entry_block(op, 0) {
-                let args: Vec<&Type> = m.block_args(entry).iter().map(|v| m.value_type(*v)).collect();
-                if args.len() != ft.inputs.len() || args.iter().zip(&ft.inputs).any(|(a, b)| *a != b) {
+                let args: Vec<&Type> = m
+                    .block_args(entry)
+                    .iter()
+                    .map(|v| m.value_type(*v))
+                    .collect();
+                if args.len() != ft.inputs.len()
+                    || args.iter().zip(&ft.inputs).any(|(a, b)| *a != b)
+                {
                     return Err("entry block arguments do not match the function type".into());
                 }
             }
             if let Some(arg_attrs) = m.attr(op, "arg_attrs") {
                 match arg_attrs.as_array() {
-                    Some(a) if a.len() == ft.inputs.len() && a.iter().all(|d| d.as_dict().is_some()) => {}
-                    _ => return Err("`arg_attrs` must be an array of one dictionary per argument".into()),
+                    Some(a)
+                        if a.len() == ft.inputs.len()
+                            && a.iter().all(|d| d.as_dict().is_some()) => {}
+                    _ => {
+                        return Err(
+                            "`arg_attrs` must be an array of one dictionary per argument".into(),
+                        )
+                    }
                 }
             }
             Ok(())
@@ -99,7 +126,9 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
             let Some(func) = m.parent_op(op).filter(|p| m.op_name(*p) == "func.func") else {
                 return Err("must be directly inside a `func.func`".into());
             };
-            let Some(ft) = function_type(m, func) else { return Ok(()) };
+            let Some(ft) = function_type(m, func) else {
+                return Ok(());
+            };
             let got: Vec<&Type> = m.operands(op).iter().map(|v| m.value_type(*v)).collect();
             if got.len() != ft.results.len() || got.iter().zip(&ft.results).any(|(a, b)| *a != b) {
                 return Err(format!(
@@ -115,12 +144,18 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
                 return Err("requires a symbol `callee` attribute".into());
             };
             let Some(target) = m.lookup_symbol(callee) else {
-                return Err(format!("calls `@{callee}`, which is not defined in the module"));
+                return Err(format!(
+                    "calls `@{callee}`, which is not defined in the module"
+                ));
             };
-            let Some(ft) = function_type(m, target) else { return Ok(()) };
+            let Some(ft) = function_type(m, target) else {
+                return Ok(());
+            };
             let args: Vec<&Type> = m.operands(op).iter().map(|v| m.value_type(*v)).collect();
             if args.len() != ft.inputs.len() || args.iter().zip(&ft.inputs).any(|(a, b)| *a != b) {
-                return Err(format!("argument types do not match `@{callee}`'s signature"));
+                return Err(format!(
+                    "argument types do not match `@{callee}`'s signature"
+                ));
             }
             let res: Vec<&Type> = m.results(op).iter().map(|v| m.value_type(*v)).collect();
             if res.len() != ft.results.len() || res.iter().zip(&ft.results).any(|(a, b)| *a != b) {

@@ -9,7 +9,11 @@ use crate::types::Type;
 
 /// `memref.alloc` (heap) or, with `on_stack`, `memref.alloca`.
 pub fn build_alloc(b: &mut Builder, ty: Type, on_stack: bool) -> Value {
-    let name = if on_stack { "memref.alloca" } else { "memref.alloc" };
+    let name = if on_stack {
+        "memref.alloca"
+    } else {
+        "memref.alloc"
+    };
     b.insert_value(OpSpec::new(name).results([ty]))
 }
 
@@ -22,22 +26,39 @@ pub fn build_load(b: &mut Builder, memref: Value, indices: &[Value]) -> Value {
         Type::MemRef(mt) => (*mt.elem).clone(),
         other => other.clone(),
     };
-    b.insert_value(OpSpec::new("memref.load").operands(std::iter::once(memref).chain(indices.iter().copied())).results([elem]))
+    b.insert_value(
+        OpSpec::new("memref.load")
+            .operands(std::iter::once(memref).chain(indices.iter().copied()))
+            .results([elem]),
+    )
 }
 
 pub fn build_store(b: &mut Builder, value: Value, memref: Value, indices: &[Value]) -> Op {
-    b.insert(OpSpec::new("memref.store").operands([value, memref].into_iter().chain(indices.iter().copied())))
+    b.insert(
+        OpSpec::new("memref.store")
+            .operands([value, memref].into_iter().chain(indices.iter().copied())),
+    )
 }
 
 fn check_indices(m: &Module, memref: Value, indices: &[Value]) -> Result<Type, String> {
     let Type::MemRef(mt) = m.value_type(memref) else {
-        return Err(format!("expects a memref, found `{}`", m.value_type(memref)));
+        return Err(format!(
+            "expects a memref, found `{}`",
+            m.value_type(memref)
+        ));
     };
     if indices.len() != mt.rank() {
-        return Err(format!("takes {} index(es) for a rank-{} memref", indices.len(), mt.rank()));
+        return Err(format!(
+            "takes {} index(es) for a rank-{} memref",
+            indices.len(),
+            mt.rank()
+        ));
     }
     if let Some(v) = indices.iter().find(|v| *m.value_type(**v) != Type::Index) {
-        return Err(format!("indices must be `index`, found `{}`", m.value_type(*v)));
+        return Err(format!(
+            "indices must be `index`, found `{}`",
+            m.value_type(*v)
+        ));
     }
     Ok((*mt.elem).clone())
 }
@@ -76,16 +97,24 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
             expect_counts(m, op, m.operands(op).len(), 0)?;
             let elem = check_indices(m, m.operand(op, 1), &m.operands(op)[2..])?;
             if *m.value_type(m.operand(op, 0)) != elem {
-                return Err(format!("stores `{}` into a memref of `{elem}`", m.value_type(m.operand(op, 0))));
+                return Err(format!(
+                    "stores `{}` into a memref of `{elem}`",
+                    m.value_type(m.operand(op, 0))
+                ));
             }
             Ok(())
         }
         "memref.copy" => {
             expect_counts(m, op, 2, 0)?;
-            let (a, b) = (m.value_type(m.operand(op, 0)), m.value_type(m.operand(op, 1)));
+            let (a, b) = (
+                m.value_type(m.operand(op, 0)),
+                m.value_type(m.operand(op, 1)),
+            );
             match (a.as_memref(), b.as_memref()) {
                 (Some(x), Some(y)) if x.shape == y.shape && x.elem == y.elem => Ok(()),
-                _ => Err(format!("copies `{a}` into `{b}`: shapes and element types must match")),
+                _ => Err(format!(
+                    "copies `{a}` into `{b}`: shapes and element types must match"
+                )),
             }
         }
         _ => Ok(()),

@@ -52,12 +52,23 @@ pub fn is_isolated_from_above(name: &str) -> bool {
     matches!(name, "func.func" | "builtin.module")
 }
 
-pub(crate) fn expect_counts(m: &Module, op: Op, operands: usize, results: usize) -> Result<(), String> {
+pub(crate) fn expect_counts(
+    m: &Module,
+    op: Op,
+    operands: usize,
+    results: usize,
+) -> Result<(), String> {
     if m.operands(op).len() != operands {
-        return Err(format!("expects {operands} operand(s), has {}", m.operands(op).len()));
+        return Err(format!(
+            "expects {operands} operand(s), has {}",
+            m.operands(op).len()
+        ));
     }
     if m.results(op).len() != results {
-        return Err(format!("expects {results} result(s), has {}", m.results(op).len()));
+        return Err(format!(
+            "expects {results} result(s), has {}",
+            m.results(op).len()
+        ));
     }
     Ok(())
 }

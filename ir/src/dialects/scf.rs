@@ -10,7 +10,11 @@ use crate::module::{Module, OpSpec};
 use crate::types::Type;
 
 pub fn build_for(b: &mut Builder, lower: Value, upper: Value, step: Value) -> (Op, Value, Block) {
-    let op = b.insert(OpSpec::new("scf.for").operands([lower, upper, step]).regions(1));
+    let op = b.insert(
+        OpSpec::new("scf.for")
+            .operands([lower, upper, step])
+            .regions(1),
+    );
     let region = b.module.op_regions(op)[0];
     let body = b.module.append_block(region, &[Type::Index]);
     let iv = b.module.block_args(body)[0];
@@ -35,11 +39,15 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
     match m.op_name(op) {
         "scf.for" => {
             expect_counts(m, op, 3, 0)?;
-            if m.operands(op).iter().any(|v| *m.value_type(*v) != Type::Index) {
+            if m.operands(op)
+                .iter()
+                .any(|v| *m.value_type(*v) != Type::Index)
+            {
                 return Err("lower bound, upper bound and step must be `index`".into());
             }
             let body = m.entry_block(op, 0).ok_or("expects a body block")?;
-            if m.block_args(body).len() != 1 || *m.value_type(m.block_args(body)[0]) != Type::Index {
+            if m.block_args(body).len() != 1 || *m.value_type(m.block_args(body)[0]) != Type::Index
+            {
                 return Err("the body block needs exactly one `index` argument".into());
             }
             Ok(())

@@ -26,7 +26,10 @@ pub struct EqOptions {
 impl Default for EqOptions {
     /// Names compared, locations not (the default printout has none).
     fn default() -> Self {
-        EqOptions { names: true, locations: false }
+        EqOptions {
+            names: true,
+            locations: false,
+        }
     }
 }
 
@@ -43,7 +46,9 @@ pub fn structurally_equal_with(a: &Module, b: &Module, options: EqOptions) -> Re
         options,
         map: HashMap::new(),
         pairs: vec![],
-        names: options.names.then(|| (SsaNames::compute(a, a.top()), SsaNames::compute(b, b.top()))),
+        names: options
+            .names
+            .then(|| (SsaNames::compute(a, a.top()), SsaNames::compute(b, b.top()))),
     };
     cmp.op(a.top(), b.top(), "module")?;
     for (x, y, path) in std::mem::take(&mut cmp.pairs) {
@@ -99,21 +104,43 @@ impl Comparer<'_> {
     fn op(&mut self, x: Op, y: Op, path: &str) -> Result<(), String> {
         let (a, b) = (self.a, self.b);
         if a.op_name(x) != b.op_name(y) {
-            return Err(format!("{path}: op `{}` vs `{}`", a.op_name(x), b.op_name(y)));
+            return Err(format!(
+                "{path}: op `{}` vs `{}`",
+                a.op_name(x),
+                b.op_name(y)
+            ));
         }
         let (ax, ay) = (&a.op(x).attrs, &b.op(y).attrs);
         if ax != ay {
             for key in ax.keys().chain(ay.keys()) {
                 match (ax.get(key), ay.get(key)) {
                     (Some(u), Some(v)) if u == v => {}
-                    (Some(u), Some(v)) => return Err(format!("{path}: attribute `{key}` is `{}` vs `{}`", show(u), show(v))),
-                    (Some(_), None) => return Err(format!("{path}: attribute `{key}` is missing from the second module")),
-                    _ => return Err(format!("{path}: attribute `{key}` is missing from the first module")),
+                    (Some(u), Some(v)) => {
+                        return Err(format!(
+                            "{path}: attribute `{key}` is `{}` vs `{}`",
+                            show(u),
+                            show(v)
+                        ))
+                    }
+                    (Some(_), None) => {
+                        return Err(format!(
+                            "{path}: attribute `{key}` is missing from the second module"
+                        ))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{path}: attribute `{key}` is missing from the first module"
+                        ))
+                    }
                 }
             }
         }
         if self.options.locations && a.op(x).loc != b.op(y).loc {
-            return Err(format!("{path}: location `{}` vs `{}`", a.op(x).loc, b.op(y).loc));
+            return Err(format!(
+                "{path}: location `{}` vs `{}`",
+                a.op(x).loc,
+                b.op(y).loc
+            ));
         }
         let (rx, ry) = (a.results(x), b.results(y));
         if rx.len() != ry.len() {
@@ -129,7 +156,11 @@ impl Comparer<'_> {
         for (ri, (&r1, &r2)) in gx.iter().zip(gy).enumerate() {
             let (bx, by) = (a.region_blocks(r1), b.region_blocks(r2));
             if bx.len() != by.len() {
-                return Err(format!("{path}: region {ri} has {} block(s) vs {}", bx.len(), by.len()));
+                return Err(format!(
+                    "{path}: region {ri} has {} block(s) vs {}",
+                    bx.len(),
+                    by.len()
+                ));
             }
             for (bi, (&b1, &b2)) in bx.iter().zip(by).enumerate() {
                 self.block(b1, b2, &format!("{path}, region {ri} block {bi}"))?;

@@ -128,7 +128,10 @@ pub(crate) fn skip_trivia(src: &[u8], mut pos: usize) -> usize {
 /// Lexes one token starting at or after `pos` (trivia skipped).
 pub(crate) fn lex(src: &[u8], pos: usize) -> Token {
     let start = skip_trivia(src, pos);
-    let tok = |kind, end: usize| Token { kind, span: Span::new(start, end) };
+    let tok = |kind, end: usize| Token {
+        kind,
+        span: Span::new(start, end),
+    };
     let Some(&c) = src.get(start) else {
         return tok(Tok::Eof, start);
     };
@@ -203,7 +206,10 @@ pub(crate) fn lex(src: &[u8], pos: usize) -> Token {
             None => tok(Tok::Error, start + 1),
         },
         b'0'..=b'9' => {
-            if c == b'0' && next == Some(b'x') && src.get(start + 2).is_some_and(u8::is_ascii_hexdigit) {
+            if c == b'0'
+                && next == Some(b'x')
+                && src.get(start + 2).is_some_and(u8::is_ascii_hexdigit)
+            {
                 let mut end = start + 2;
                 while end < src.len() && src[end].is_ascii_hexdigit() {
                     end += 1;
@@ -288,13 +294,20 @@ pub(crate) fn decode_string(text: &str) -> Result<String, (usize, String)> {
             Some(b'\\') => out.push(b'\\'),
             Some(b'n') => out.push(b'\n'),
             Some(b't') => out.push(b'\t'),
-            Some(h) if h.is_ascii_hexdigit() && inner.get(i + 2).is_some_and(u8::is_ascii_hexdigit) => {
+            Some(h)
+                if h.is_ascii_hexdigit() && inner.get(i + 2).is_some_and(u8::is_ascii_hexdigit) =>
+            {
                 let hex = |x: u8| (x as char).to_digit(16).unwrap_or(0) as u8;
                 out.push(hex(*h) * 16 + hex(inner[i + 2]));
                 i += 3;
                 continue;
             }
-            _ => return Err((offset, "unknown escape in string; use `\\\"`, `\\\\`, `\\n`, `\\t` or `\\XX`".into())),
+            _ => {
+                return Err((
+                    offset,
+                    "unknown escape in string; use `\\\"`, `\\\\`, `\\n`, `\\t` or `\\XX`".into(),
+                ))
+            }
         }
         i += 2;
     }
@@ -334,7 +347,10 @@ mod tests {
 
     #[test]
     fn decodes_escapes() {
-        assert_eq!(decode_string(r#""a\"b\\c\n\0A\C3\A9""#).unwrap(), "a\"b\\c\n\né");
+        assert_eq!(
+            decode_string(r#""a\"b\\c\n\0A\C3\A9""#).unwrap(),
+            "a\"b\\c\n\né"
+        );
         assert!(decode_string(r#""\q""#).is_err());
         assert!(decode_string(r#""\FF""#).is_err());
     }

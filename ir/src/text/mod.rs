@@ -22,10 +22,12 @@
 mod equal;
 mod lexer;
 mod parse;
-mod print;
+pub(crate) mod print;
 
 pub use equal::{structurally_equal, structurally_equal_with, EqOptions};
-pub use parse::{parse_module, parse_module_unverified, parse_module_with_spans, ParsedModule, MAX_NESTING};
+pub use parse::{
+    parse_module, parse_module_unverified, parse_module_with_spans, ParsedModule, MAX_NESTING,
+};
 pub use print::{print_module, print_module_with, print_op, PrintOptions};
 
 #[cfg(test)]

@@ -77,7 +77,8 @@ pub fn parse_module_with_spans(file: &SourceFile) -> Result<ParsedModule, Vec<Di
             .iter()
             .map(|e| {
                 let span = parsed.span_of(e.op).unwrap_or_default();
-                Diagnostic::error(format!("'{}' op {}", e.op_name, e.message)).with_primary(span, "")
+                Diagnostic::error(format!("'{}' op {}", e.op_name, e.message))
+                    .with_primary(span, "")
             })
             .collect()),
     }
@@ -92,9 +93,11 @@ pub fn parse_module_unverified(file: &SourceFile) -> Result<ParsedModule, Vec<Di
             .stack_size(PARSER_STACK)
             .spawn_scoped(scope, || parse_here(file))
         {
-            Ok(handle) => {
-                handle.join().unwrap_or_else(|_| Err(vec![Diagnostic::error("internal error: the IR parser panicked")]))
-            }
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(vec![Diagnostic::error(
+                    "internal error: the IR parser panicked",
+                )])
+            }),
             // No thread available: parse on the caller's stack.
             Err(_) => parse_here(file),
         }
@@ -104,7 +107,10 @@ pub fn parse_module_unverified(file: &SourceFile) -> Result<ParsedModule, Vec<Di
 fn parse_here(file: &SourceFile) -> Result<ParsedModule, Vec<Diagnostic>> {
     let mut p = Parser::new(file.text());
     match p.parse_top() {
-        Ok(()) => Ok(ParsedModule { module: p.m, op_spans: p.spans }),
+        Ok(()) => Ok(ParsedModule {
+            module: p.m,
+            op_spans: p.spans,
+        }),
         Err(d) => Err(vec![d]),
     }
 }
@@ -132,7 +138,11 @@ struct Parsed {
 
 impl Parsed {
     fn new(spec: OpSpec) -> Parsed {
-        Parsed { spec, regions: vec![], implicit: vec![] }
+        Parsed {
+            spec,
+            regions: vec![],
+            implicit: vec![],
+        }
     }
 }
 
@@ -196,7 +206,9 @@ fn f16_bits_to_f64(b: u16) -> f64 {
     match exp {
         0 => sign * mant * 2f64.powi(-24),
         31 if mant == 0.0 => sign * f64::INFINITY,
-        31 => f64::from_bits((u64::from(b >> 15) << 63) | (0x7FFu64 << 52) | (u64::from(b & 0x3FF) << 42)),
+        31 => f64::from_bits(
+            (u64::from(b >> 15) << 63) | (0x7FFu64 << 52) | (u64::from(b & 0x3FF) << 42),
+        ),
         _ => sign * (1.0 + mant / 1024.0) * 2f64.powi(exp - 15),
     }
 }
@@ -290,7 +302,12 @@ impl<'a> Parser<'a> {
             Tok::Error if self.text(t).starts_with('"') || self.text(t).starts_with("@\"") => {
                 return err(t.span, format!("unterminated string (expected {what})"));
             }
-            Tok::Error => return err(t.span, format!("unexpected character `{}` (expected {what})", self.text(t))),
+            Tok::Error => {
+                return err(
+                    t.span,
+                    format!("unexpected character `{}` (expected {what})", self.text(t)),
+                )
+            }
             _ => format!("`{}`", self.text(t)),
         };
         err(t.span, format!("expected {what}, found {found}"))
@@ -315,7 +332,10 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(err(self.tok.span, format!("nesting is deeper than {MAX_NESTING} levels")));
+            return Err(err(
+                self.tok.span,
+                format!("nesting is deeper than {MAX_NESTING} levels"),
+            ));
         }
         Ok(())
     }
@@ -328,17 +348,29 @@ impl<'a> Parser<'a> {
         let t = self.expect(Tok::Str, "")?;
         decode_string(self.text(t)).map_err(|(offset, msg)| {
             let at = t.span.start as usize + 1 + offset;
-            err(Span::new(at.min(t.span.end as usize), (at + 1).min(t.span.end as usize)), msg)
+            err(
+                Span::new(
+                    at.min(t.span.end as usize),
+                    (at + 1).min(t.span.end as usize),
+                ),
+                msg,
+            )
         })
     }
 
     fn symbol_name(&mut self) -> PResult<(String, Span)> {
         let t = self.expect(Tok::AtId, "")?;
         let text = &self.text(t)[1..];
-        let name =
-            if text.starts_with('"') { decode_string(text).map_err(|(_, msg)| err(t.span, msg))? } else { text.to_string() };
+        let name = if text.starts_with('"') {
+            decode_string(text).map_err(|(_, msg)| err(t.span, msg))?
+        } else {
+            text.to_string()
+        };
         if self.at(Tok::Colon) && self.bytes.get(self.tok.span.end as usize) == Some(&b':') {
-            return Err(err(self.tok.span, "nested symbol references (`@a::@b`) are not supported"));
+            return Err(err(
+                self.tok.span,
+                "nested symbol references (`@a::@b`) are not supported",
+            ));
         }
         Ok((name, t.span))
     }
@@ -359,7 +391,8 @@ impl<'a> Parser<'a> {
 
     fn define(&mut self, name: &str, def: Def, span: Span) -> PResult<()> {
         if let Some((_, prev)) = self.lookup(name) {
-            return Err(err(span, format!("redefinition of SSA value `%{name}`")).with_secondary(*prev, "first defined here"));
+            return Err(err(span, format!("redefinition of SSA value `%{name}`"))
+                .with_secondary(*prev, "first defined here"));
         }
         if let Def::Single(v) = &def {
             if is_usable_hint(name) {
@@ -396,8 +429,14 @@ impl<'a> Parser<'a> {
             (Def::Single(v), None | Some(0)) => Ok((*v, span)),
             (Def::Group(vs), Some(i)) if i < vs.len() => Ok((vs[i], span)),
             (Def::Group(vs), None) if vs.len() == 1 => Ok((vs[0], span)),
-            (Def::Group(vs), None) => Err(err(span, format!("`%{name}` names {} results; use `%{name}#N`", vs.len()))),
-            _ => Err(err(span, format!("`%{name}` has no result {}", index.unwrap_or(0)))),
+            (Def::Group(vs), None) => Err(err(
+                span,
+                format!("`%{name}` names {} results; use `%{name}#N`", vs.len()),
+            )),
+            _ => Err(err(
+                span,
+                format!("`%{name}` has no result {}", index.unwrap_or(0)),
+            )),
         }
     }
 
@@ -431,12 +470,17 @@ impl<'a> Parser<'a> {
     // ----- top level ------------------------------------------------------------
 
     fn parse_top(&mut self) -> PResult<()> {
-        self.frames.push(Frame { isolated: true, names: HashMap::new() });
+        self.frames.push(Frame {
+            isolated: true,
+            names: HashMap::new(),
+        });
         let body = self.m.body();
         loop {
             match self.tok.kind {
                 Tok::Eof => break,
-                Tok::HashId if lex(self.bytes, self.tok.span.end as usize).kind == Tok::Equal => self.alias_definition()?,
+                Tok::HashId if lex(self.bytes, self.tok.span.end as usize).kind == Tok::Equal => {
+                    self.alias_definition()?
+                }
                 Tok::BangId if lex(self.bytes, self.tok.span.end as usize).kind == Tok::Equal => {
                     let t = self.bump();
                     self.bump();
@@ -483,13 +527,20 @@ impl<'a> Parser<'a> {
     /// anything else is wrapped in an implicit one.
     fn unwrap_single_module(&mut self) {
         let body = self.m.body();
-        let &[inner] = self.m.block_ops(body) else { return };
-        if self.m.op_name(inner) != "builtin.module" || !self.m.results(inner).is_empty() || !self.m.operands(inner).is_empty() {
+        let &[inner] = self.m.block_ops(body) else {
+            return;
+        };
+        if self.m.op_name(inner) != "builtin.module"
+            || !self.m.results(inner).is_empty()
+            || !self.m.operands(inner).is_empty()
+        {
             return;
         }
         let regions = self.m.op_regions(inner).to_vec();
         let [region] = regions[..] else { return };
-        let &[inner_body] = self.m.region_blocks(region) else { return };
+        let &[inner_body] = self.m.region_blocks(region) else {
+            return;
+        };
         if !self.m.block_args(inner_body).is_empty() {
             return;
         }
@@ -541,7 +592,9 @@ impl<'a> Parser<'a> {
 
     fn small_uint(&mut self, what: &str) -> PResult<u32> {
         let t = self.expect(Tok::Int, &format!("({what})"))?;
-        int_literal(self.text(t)).and_then(|v| u32::try_from(v).ok()).ok_or_else(|| err(t.span, format!("{what} is too large")))
+        int_literal(self.text(t))
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| err(t.span, format!("{what} is too large")))
     }
 
     /// Skips tokens up to (not including) the `)` that closes the current
@@ -561,7 +614,8 @@ impl<'a> Parser<'a> {
     }
 
     fn optional_trailing_loc(&mut self) -> PResult<Option<LocRef>> {
-        if self.at_keyword("loc") && lex(self.bytes, self.tok.span.end as usize).kind == Tok::LParen {
+        if self.at_keyword("loc") && lex(self.bytes, self.tok.span.end as usize).kind == Tok::LParen
+        {
             Ok(Some(self.parse_loc()?))
         } else {
             Ok(None)
@@ -585,7 +639,9 @@ impl<'a> Parser<'a> {
                     count = int_literal(self.text(n))
                         .and_then(|c| usize::try_from(c).ok())
                         .filter(|c| (1..=4096).contains(c))
-                        .ok_or_else(|| err(n.span, "a result group has between 1 and 4096 results"))?;
+                        .ok_or_else(|| {
+                            err(n.span, "a result group has between 1 and 4096 results")
+                        })?;
                 }
                 result_names.push((self.text(t)[1..].to_string(), count, grouped, t.span));
                 if !self.eat(Tok::Comma) {
@@ -608,7 +664,10 @@ impl<'a> Parser<'a> {
         if declared != results.len() {
             return Err(err(
                 start.to(name_tok.span),
-                format!("`{op_name}` has {} result(s), but {declared} name(s) are defined for it", results.len()),
+                format!(
+                    "`{op_name}` has {} result(s), but {declared} name(s) are defined for it",
+                    results.len()
+                ),
             ));
         }
         if let Some(loc) = self.optional_trailing_loc()? {
@@ -632,7 +691,11 @@ impl<'a> Parser<'a> {
         }
         let mut next = 0;
         for (name, count, grouped, span) in result_names {
-            let def = if !grouped { Def::Single(results[next]) } else { Def::Group(results[next..next + count].to_vec()) };
+            let def = if !grouped {
+                Def::Single(results[next])
+            } else {
+                Def::Group(results[next..next + count].to_vec())
+            };
             next += count;
             self.define(&name, def, span)?;
         }
@@ -661,9 +724,16 @@ impl<'a> Parser<'a> {
     /// `{` ops `}` with optional block headers. `entry_args` are arguments
     /// declared by the op's syntax (function arguments, induction
     /// variables); returns the (detached) blocks.
-    fn parse_region(&mut self, entry_args: Option<Vec<(String, Span, Type)>>, isolated: bool) -> PResult<Vec<Block>> {
+    fn parse_region(
+        &mut self,
+        entry_args: Option<Vec<(String, Span, Type)>>,
+        isolated: bool,
+    ) -> PResult<Vec<Block>> {
         self.expect(Tok::LBrace, "to start a region")?;
-        self.frames.push(Frame { isolated, names: HashMap::new() });
+        self.frames.push(Frame {
+            isolated,
+            names: HashMap::new(),
+        });
         let mut blocks = vec![];
         let mut labels: HashMap<String, Span> = HashMap::new();
         if let Some(args) = entry_args {
@@ -684,7 +754,8 @@ impl<'a> Parser<'a> {
             let t = self.bump();
             let label = self.text(t)[1..].to_string();
             if let Some(prev) = labels.insert(label.clone(), t.span) {
-                return Err(err(t.span, format!("redefinition of block `^{label}`")).with_secondary(prev, "first defined here"));
+                return Err(err(t.span, format!("redefinition of block `^{label}`"))
+                    .with_secondary(prev, "first defined here"));
             }
             let b = self.m.create_block(&[]);
             if self.eat(Tok::LParen) {
@@ -724,7 +795,12 @@ impl<'a> Parser<'a> {
 
     /// Parses the regions of op `name`, with `name` as the parent seen by
     /// the default-dialect rule.
-    fn region_of(&mut self, name: &str, entry_args: Option<Vec<(String, Span, Type)>>, isolated: bool) -> PResult<Vec<Block>> {
+    fn region_of(
+        &mut self,
+        name: &str,
+        entry_args: Option<Vec<(String, Span, Type)>>,
+        isolated: bool,
+    ) -> PResult<Vec<Block>> {
         self.parents.push(name.to_string());
         let r = self.parse_region(entry_args, isolated);
         self.parents.pop();
@@ -741,7 +817,10 @@ impl<'a> Parser<'a> {
         let operands = self.value_uses_until(Tok::RParen)?;
         self.expect(Tok::RParen, "after the operands")?;
         if self.at(Tok::LSquare) {
-            return Err(err(self.tok.span, "successor blocks are not supported by accc's IR"));
+            return Err(err(
+                self.tok.span,
+                "successor blocks are not supported by accc's IR",
+            ));
         }
         let mut attrs = BTreeMap::new();
         if self.at(Tok::Less) {
@@ -764,7 +843,10 @@ impl<'a> Parser<'a> {
             let dict_start = self.tok.span;
             for (k, v) in self.parse_dict()? {
                 if attrs.insert(k.clone(), v).is_some() {
-                    return Err(err(dict_start, format!("attribute `{k}` is given both as a property and an attribute")));
+                    return Err(err(
+                        dict_start,
+                        format!("attribute `{k}` is given both as a property and an attribute"),
+                    ));
                 }
             }
         }
@@ -774,15 +856,25 @@ impl<'a> Parser<'a> {
         if inputs.len() != operands.len() {
             return Err(err(
                 ft_span,
-                format!("the type lists {} operand type(s) for {} operand(s)", inputs.len(), operands.len()),
+                format!(
+                    "the type lists {} operand type(s) for {} operand(s)",
+                    inputs.len(),
+                    operands.len()
+                ),
             ));
         }
         for (o, t) in operands.iter().zip(&inputs) {
             self.check_type(*o, t)?;
         }
-        let mut spec = OpSpec::new(name).operands(operands.iter().map(|(v, _)| *v)).results(results);
+        let mut spec = OpSpec::new(name)
+            .operands(operands.iter().map(|(v, _)| *v))
+            .results(results);
         spec.attrs = attrs;
-        Ok(Parsed { spec, regions, implicit: vec![] })
+        Ok(Parsed {
+            spec,
+            regions,
+            implicit: vec![],
+        })
     }
 
     fn resolve_op_name(&self, t: Token) -> PResult<String> {
@@ -827,7 +919,9 @@ impl<'a> Parser<'a> {
                 _ => Err(self.no_custom_form(t, &name)),
             },
             "arith" => self.parse_arith(t, &name, &short),
-            "math" if math::FLOAT_UNARY.contains(&short.as_str()) || short == "absi" => self.parse_unary_op(&name),
+            "math" if math::FLOAT_UNARY.contains(&short.as_str()) || short == "absi" => {
+                self.parse_unary_op(&name)
+            }
             "memref" => self.parse_memref(t, &name, &short),
             "scf" => match short.as_str() {
                 "for" => self.parse_scf_for(),
@@ -840,16 +934,29 @@ impl<'a> Parser<'a> {
     }
 
     fn no_custom_form(&self, t: Token, name: &str) -> Diagnostic {
-        err(t.span, format!("accc does not know the custom syntax of `{name}`"))
-            .with_hint(format!("write it in MLIR's generic form: \"{name}\"(%operands) {{attrs}} : (types) -> (types)"))
+        err(
+            t.span,
+            format!("accc does not know the custom syntax of `{name}`"),
+        )
+        .with_hint(format!(
+            "write it in MLIR's generic form: \"{name}\"(%operands) {{attrs}} : (types) -> (types)"
+        ))
     }
 
     /// Adds attributes parsed from an attribute dictionary, refusing names
     /// the syntax itself sets.
-    fn with_attrs(&self, mut spec: OpSpec, attrs: BTreeMap<String, Attribute>, span: Span) -> PResult<OpSpec> {
+    fn with_attrs(
+        &self,
+        mut spec: OpSpec,
+        attrs: BTreeMap<String, Attribute>,
+        span: Span,
+    ) -> PResult<OpSpec> {
         for (k, v) in attrs {
             if spec.attrs.insert(k.clone(), v).is_some() {
-                return Err(err(span, format!("attribute `{k}` is already set by the op's syntax")));
+                return Err(err(
+                    span,
+                    format!("attribute `{k}` is already set by the op's syntax"),
+                ));
             }
         }
         Ok(spec)
@@ -866,7 +973,10 @@ impl<'a> Parser<'a> {
     fn reject_flags(&self) -> PResult<()> {
         for flag in ["overflow", "fastmath"] {
             if self.at_keyword(flag) {
-                return Err(err(self.tok.span, format!("`{flag}` flags are not supported by accc's IR")));
+                return Err(err(
+                    self.tok.span,
+                    format!("`{flag}` flags are not supported by accc's IR"),
+                ));
             }
         }
         Ok(())
@@ -884,13 +994,19 @@ impl<'a> Parser<'a> {
         let start = self.tok.span;
         let mut blocks = self.region_of(op_name, entry, false)?;
         if blocks.len() > 1 {
-            return Err(err(start, format!("the region of `{op_name}` must have a single block")));
+            return Err(err(
+                start,
+                format!("the region of `{op_name}` must have a single block"),
+            ));
         }
         if blocks.is_empty() {
             blocks.push(self.m.create_block(&[]));
         }
         let b = blocks[0];
-        let ends_right = self.m.block_terminator(b).is_some_and(|t| self.m.op_name(t) == terminator);
+        let ends_right = self
+            .m
+            .block_terminator(b)
+            .is_some_and(|t| self.m.op_name(t) == terminator);
         if !ends_right {
             let t = self.m.create_op(OpSpec::new(terminator));
             let _ = self.m.append_op(b, t);
@@ -918,7 +1034,11 @@ impl<'a> Parser<'a> {
         if blocks.is_empty() {
             blocks.push(self.m.create_block(&[]));
         }
-        Ok(Parsed { spec, regions: vec![blocks], implicit: vec![] })
+        Ok(Parsed {
+            spec,
+            regions: vec![blocks],
+            implicit: vec![],
+        })
     }
 
     /// A type with an optional attribute dictionary (`i32 {accc.name = "x"}`).
@@ -930,12 +1050,18 @@ impl<'a> Parser<'a> {
 
     fn parse_func(&mut self) -> PResult<Parsed> {
         let mut spec = OpSpec::new("func.func");
-        if ["private", "public", "nested"].iter().any(|v| self.at_keyword(v)) {
+        if ["private", "public", "nested"]
+            .iter()
+            .any(|v| self.at_keyword(v))
+        {
             let t = self.bump();
             spec = spec.attr("sym_visibility", Attribute::string(self.text(t)));
         }
-        let (sym, _) =
-            if self.at(Tok::AtId) { self.symbol_name()? } else { return Err(self.unexpected("the function name `@name`")) };
+        let (sym, _) = if self.at(Tok::AtId) {
+            self.symbol_name()?
+        } else {
+            return Err(self.unexpected("the function name `@name`"));
+        };
         self.expect(Tok::LParen, "to start the function arguments")?;
         let mut named: Vec<(String, Span, Type)> = vec![];
         let mut inputs = vec![];
@@ -945,7 +1071,10 @@ impl<'a> Parser<'a> {
             loop {
                 let is_named = self.at(Tok::PercentId);
                 if *has_names.get_or_insert(is_named) != is_named {
-                    return Err(err(self.tok.span, "either every function argument is named or none is"));
+                    return Err(err(
+                        self.tok.span,
+                        "either every function argument is named or none is",
+                    ));
                 }
                 let mut name = None;
                 if is_named {
@@ -986,16 +1115,21 @@ impl<'a> Parser<'a> {
                 res_attrs.push(Attribute::Dict(BTreeMap::new()));
             }
         }
-        let nonempty = |a: &[Attribute]| a.iter().any(|d| d.as_dict().is_some_and(|d| !d.is_empty()));
+        let nonempty =
+            |a: &[Attribute]| a.iter().any(|d| d.as_dict().is_some_and(|d| !d.is_empty()));
         if nonempty(&arg_attrs) {
             spec = spec.attr("arg_attrs", Attribute::Array(arg_attrs));
         }
         if nonempty(&res_attrs) {
             spec = spec.attr("res_attrs", Attribute::Array(res_attrs));
         }
-        spec = spec
-            .attr("sym_name", Attribute::String(sym))
-            .attr("function_type", Attribute::Type(Type::Function(FunctionType { inputs: inputs.clone(), results })));
+        spec = spec.attr("sym_name", Attribute::String(sym)).attr(
+            "function_type",
+            Attribute::Type(Type::Function(FunctionType {
+                inputs: inputs.clone(),
+                results,
+            })),
+        );
         if self.eat_keyword("attributes") {
             let span = self.tok.span;
             let attrs = self.parse_dict()?;
@@ -1004,11 +1138,18 @@ impl<'a> Parser<'a> {
         let mut regions = vec![vec![]];
         if self.at(Tok::LBrace) {
             if has_names == Some(false) {
-                return Err(err(self.tok.span, "a function with a body needs named arguments (`%x: type`)"));
+                return Err(err(
+                    self.tok.span,
+                    "a function with a body needs named arguments (`%x: type`)",
+                ));
             }
             regions = vec![self.region_of("func.func", Some(named), true)?];
         }
-        Ok(Parsed { spec, regions, implicit: vec![] })
+        Ok(Parsed {
+            spec,
+            regions,
+            implicit: vec![],
+        })
     }
 
     /// `return`, `affine.yield`, `scf.yield`: `{attrs}? (%v, ... : types)?`.
@@ -1025,7 +1166,9 @@ impl<'a> Parser<'a> {
                 self.check_type(*o, t)?;
             }
         }
-        Ok(Parsed::new(spec.operands(operands.into_iter().map(|(v, _)| v))))
+        Ok(Parsed::new(
+            spec.operands(operands.into_iter().map(|(v, _)| v)),
+        ))
     }
 
     /// Exactly `n` comma-separated types.
@@ -1036,26 +1179,39 @@ impl<'a> Parser<'a> {
             types.push(self.parse_type()?);
         }
         if types.len() != n {
-            return Err(err(start, format!("expected {n} type(s), found {}", types.len())));
+            return Err(err(
+                start,
+                format!("expected {n} type(s), found {}", types.len()),
+            ));
         }
         Ok(types)
     }
 
     fn parse_call(&mut self) -> PResult<Parsed> {
-        let (callee, _) =
-            if self.at(Tok::AtId) { self.symbol_name()? } else { return Err(self.unexpected("the callee `@name`")) };
+        let (callee, _) = if self.at(Tok::AtId) {
+            self.symbol_name()?
+        } else {
+            return Err(self.unexpected("the callee `@name`"));
+        };
         self.expect(Tok::LParen, "after the callee")?;
         let operands = self.value_uses_until(Tok::RParen)?;
         self.expect(Tok::RParen, "after the call arguments")?;
         let span = self.tok.span;
         let attrs = self.optional_dict()?;
-        self.expect(Tok::Colon, "followed by the callee's type after the arguments")?;
+        self.expect(
+            Tok::Colon,
+            "followed by the callee's type after the arguments",
+        )?;
         let ft_span = self.tok.span;
         let (inputs, results) = self.parse_function_type()?;
         if inputs.len() != operands.len() {
             return Err(err(
                 ft_span,
-                format!("the type lists {} argument type(s) for {} argument(s)", inputs.len(), operands.len()),
+                format!(
+                    "the type lists {} argument type(s) for {} argument(s)",
+                    inputs.len(),
+                    operands.len()
+                ),
             ));
         }
         for (o, t) in operands.iter().zip(&inputs) {
@@ -1095,8 +1251,13 @@ impl<'a> Parser<'a> {
         let neg = self.eat(Tok::Minus);
         let t = self.expect(Tok::Int, what)?;
         let v = int_literal(self.text(t)).ok_or_else(|| err(t.span, "integer is too large"))?;
-        let v = if neg { i128::try_from(v).ok().map(|x| -x) } else { i128::try_from(v).ok() };
-        v.and_then(|x| i64::try_from(x).ok()).ok_or_else(|| err(t.span, "integer does not fit in 64 bits"))
+        let v = if neg {
+            i128::try_from(v).ok().map(|x| -x)
+        } else {
+            i128::try_from(v).ok()
+        };
+        v.and_then(|x| i64::try_from(x).ok())
+            .ok_or_else(|| err(t.span, "integer does not fit in 64 bits"))
     }
 
     fn parse_bound(&mut self, lower: bool) -> PResult<(AffineMap, Vec<Value>)> {
@@ -1114,7 +1275,10 @@ impl<'a> Parser<'a> {
         let map = self.parse_map_ref()?;
         let operands = self.dims_and_syms(map.num_dims, map.num_syms)?;
         if map.results.len() != 1 && !has_keyword {
-            return Err(err(start, format!("a bound map with several results needs `{keyword}` before it")));
+            return Err(err(
+                start,
+                format!("a bound map with several results needs `{keyword}` before it"),
+            ));
         }
         Ok((map, operands))
     }
@@ -1126,13 +1290,21 @@ impl<'a> Parser<'a> {
         let (lb, lb_ops) = self.parse_bound(true)?;
         self.expect_keyword("to", "between the loop bounds")?;
         let (ub, ub_ops) = self.parse_bound(false)?;
-        let step = if self.eat_keyword("step") { self.signed_int("(the step)")? } else { 1 };
+        let step = if self.eat_keyword("step") {
+            self.signed_int("(the step)")?
+        } else {
+            1
+        };
         if self.at_keyword("iter_args") {
-            return Err(err(self.tok.span, "loop-carried values (`iter_args`) are not supported by accc's IR"));
+            return Err(err(
+                self.tok.span,
+                "loop-carried values (`iter_args`) are not supported by accc's IR",
+            ));
         }
         let mut implicit = vec![];
         let entry = vec![(self.text(iv)[1..].to_string(), iv.span, Type::Index)];
-        let body = self.single_block_region("affine.for", Some(entry), "affine.yield", &mut implicit)?;
+        let body =
+            self.single_block_region("affine.for", Some(entry), "affine.yield", &mut implicit)?;
         let span = self.tok.span;
         let attrs = self.optional_dict()?;
         let spec = OpSpec::new("affine.for")
@@ -1140,17 +1312,25 @@ impl<'a> Parser<'a> {
             .attr("lowerBoundMap", Attribute::AffineMap(lb))
             .attr("upperBoundMap", Attribute::AffineMap(ub))
             .attr("step", Attribute::index(step));
-        Ok(Parsed { spec: self.with_attrs(spec, attrs, span)?, regions: vec![body], implicit })
+        Ok(Parsed {
+            spec: self.with_attrs(spec, attrs, span)?,
+            regions: vec![body],
+            implicit,
+        })
     }
 
     fn parse_affine_if(&mut self) -> PResult<Parsed> {
         let set = self.parse_set_ref()?;
         let operands = self.dims_and_syms(set.num_dims, set.num_syms)?;
         if self.at(Tok::Arrow) {
-            return Err(err(self.tok.span, "`affine.if` with results is not supported by accc's IR"));
+            return Err(err(
+                self.tok.span,
+                "`affine.if` with results is not supported by accc's IR",
+            ));
         }
         let mut implicit = vec![];
-        let then_blocks = self.single_block_region("affine.if", None, "affine.yield", &mut implicit)?;
+        let then_blocks =
+            self.single_block_region("affine.if", None, "affine.yield", &mut implicit)?;
         let else_blocks = if self.eat_keyword("else") {
             self.single_block_region("affine.if", None, "affine.yield", &mut implicit)?
         } else {
@@ -1158,8 +1338,14 @@ impl<'a> Parser<'a> {
         };
         let span = self.tok.span;
         let attrs = self.optional_dict()?;
-        let spec = OpSpec::new("affine.if").operands(operands).attr("condition", Attribute::IntegerSet(set));
-        Ok(Parsed { spec: self.with_attrs(spec, attrs, span)?, regions: vec![then_blocks, else_blocks], implicit })
+        let spec = OpSpec::new("affine.if")
+            .operands(operands)
+            .attr("condition", Attribute::IntegerSet(set));
+        Ok(Parsed {
+            spec: self.with_attrs(spec, attrs, span)?,
+            regions: vec![then_blocks, else_blocks],
+            implicit,
+        })
     }
 
     /// `: memref<...>` checked against the memref operand; returns the
@@ -1184,7 +1370,10 @@ impl<'a> Parser<'a> {
         let memref = self.value_use()?;
         operands.push(memref.0);
         self.expect(Tok::LSquare, "to start the indices")?;
-        let mut ids = ExprIds::Ssa { dims: vec![], syms: vec![] };
+        let mut ids = ExprIds::Ssa {
+            dims: vec![],
+            syms: vec![],
+        };
         let mut results = vec![];
         if !self.at(Tok::RSquare) {
             loop {
@@ -1205,7 +1394,9 @@ impl<'a> Parser<'a> {
         let attrs = self.optional_dict()?;
         self.expect(Tok::Colon, "followed by the memref type")?;
         let mt = self.memref_type_of(memref)?;
-        let mut spec = OpSpec::new(name).operands(operands).attr("map", Attribute::AffineMap(map));
+        let mut spec = OpSpec::new(name)
+            .operands(operands)
+            .attr("map", Attribute::AffineMap(map));
         if !store {
             spec = spec.results([(*mt.elem).clone()]);
         }
@@ -1244,7 +1435,11 @@ impl<'a> Parser<'a> {
             return Ok(Parsed::new(self.with_attrs(spec, attrs, span)?));
         }
         if short == "cmpi" || short == "cmpf" {
-            let table: &[&str] = if short == "cmpi" { &arith::CMPI_PREDICATES } else { &arith::CMPF_PREDICATES };
+            let table: &[&str] = if short == "cmpi" {
+                &arith::CMPI_PREDICATES
+            } else {
+                &arith::CMPF_PREDICATES
+            };
             let pt = self.tok;
             let predicate = match pt.kind {
                 Tok::BareId => {
@@ -1255,8 +1450,11 @@ impl<'a> Parser<'a> {
                 _ => return Err(self.unexpected("a comparison predicate")),
             };
             let Some(index) = table.iter().position(|p| *p == predicate) else {
-                return Err(err(pt.span, format!("unknown `{short}` predicate `{predicate}`"))
-                    .with_hint(format!("one of: {}", table.join(", "))));
+                return Err(err(
+                    pt.span,
+                    format!("unknown `{short}` predicate `{predicate}`"),
+                )
+                .with_hint(format!("one of: {}", table.join(", "))));
             };
             self.expect(Tok::Comma, "after the predicate")?;
             let a = self.value_use()?;
@@ -1269,8 +1467,10 @@ impl<'a> Parser<'a> {
             let ty = self.parse_type()?;
             self.check_type(a, &ty)?;
             self.check_type(b, &ty)?;
-            let spec =
-                OpSpec::new(name).operands([a.0, b.0]).attr("predicate", Attribute::i64(index as i64)).results([Type::i1()]);
+            let spec = OpSpec::new(name)
+                .operands([a.0, b.0])
+                .attr("predicate", Attribute::i64(index as i64))
+                .results([Type::i1()]);
             return Ok(Parsed::new(self.with_attrs(spec, attrs, span)?));
         }
         if short == "select" {
@@ -1325,11 +1525,17 @@ impl<'a> Parser<'a> {
             "alloc" | "alloca" => {
                 self.expect(Tok::LParen, "after the op name")?;
                 if !self.at(Tok::RParen) {
-                    return Err(err(self.tok.span, "dynamic sizes are not supported by accc's IR (shapes are static)"));
+                    return Err(err(
+                        self.tok.span,
+                        "dynamic sizes are not supported by accc's IR (shapes are static)",
+                    ));
                 }
                 self.bump();
                 if self.at(Tok::LSquare) {
-                    return Err(err(self.tok.span, "symbol operands of allocations are not supported by accc's IR"));
+                    return Err(err(
+                        self.tok.span,
+                        "symbol operands of allocations are not supported by accc's IR",
+                    ));
                 }
                 let span = self.tok.span;
                 let attrs = self.optional_dict()?;
@@ -1339,7 +1545,11 @@ impl<'a> Parser<'a> {
                 if ty.as_memref().is_none() {
                     return Err(err(ts, format!("expected a memref type, found `{ty}`")));
                 }
-                Ok(Parsed::new(self.with_attrs(OpSpec::new(name).results([ty]), attrs, span)?))
+                Ok(Parsed::new(self.with_attrs(
+                    OpSpec::new(name).results([ty]),
+                    attrs,
+                    span,
+                )?))
             }
             "dealloc" => {
                 let x = self.value_use()?;
@@ -1347,7 +1557,11 @@ impl<'a> Parser<'a> {
                 let attrs = self.optional_dict()?;
                 self.expect(Tok::Colon, "followed by the memref type")?;
                 self.memref_type_of(x)?;
-                Ok(Parsed::new(self.with_attrs(OpSpec::new(name).operands([x.0]), attrs, span)?))
+                Ok(Parsed::new(self.with_attrs(
+                    OpSpec::new(name).operands([x.0]),
+                    attrs,
+                    span,
+                )?))
             }
             "load" | "store" => {
                 let store = short == "store";
@@ -1359,7 +1573,11 @@ impl<'a> Parser<'a> {
                 let memref = self.value_use()?;
                 operands.push(memref.0);
                 self.expect(Tok::LSquare, "to start the indices")?;
-                operands.extend(self.value_uses_until(Tok::RSquare)?.into_iter().map(|(v, _)| v));
+                operands.extend(
+                    self.value_uses_until(Tok::RSquare)?
+                        .into_iter()
+                        .map(|(v, _)| v),
+                );
                 self.expect(Tok::RSquare, "to close the indices")?;
                 let span = self.tok.span;
                 let attrs = self.optional_dict()?;
@@ -1383,7 +1601,11 @@ impl<'a> Parser<'a> {
                 self.expect_keyword("to", "between the source and target types")?;
                 let tb = self.parse_type()?;
                 self.check_type(b, &tb)?;
-                Ok(Parsed::new(self.with_attrs(OpSpec::new(name).operands([a.0, b.0]), attrs, span)?))
+                Ok(Parsed::new(self.with_attrs(
+                    OpSpec::new(name).operands([a.0, b.0]),
+                    attrs,
+                    span,
+                )?))
             }
             _ => Err(self.no_custom_form(t, name)),
         }
@@ -1399,7 +1621,10 @@ impl<'a> Parser<'a> {
         self.expect_keyword("step", "after the upper bound")?;
         let step = self.value_use()?;
         if self.at_keyword("iter_args") {
-            return Err(err(self.tok.span, "loop-carried values (`iter_args`) are not supported by accc's IR"));
+            return Err(err(
+                self.tok.span,
+                "loop-carried values (`iter_args`) are not supported by accc's IR",
+            ));
         }
         if self.eat(Tok::Colon) {
             let ts = self.tok.span;
@@ -1417,22 +1642,36 @@ impl<'a> Parser<'a> {
         let span = self.tok.span;
         let attrs = self.optional_dict()?;
         let spec = OpSpec::new("scf.for").operands([lb.0, ub.0, step.0]);
-        Ok(Parsed { spec: self.with_attrs(spec, attrs, span)?, regions: vec![body], implicit })
+        Ok(Parsed {
+            spec: self.with_attrs(spec, attrs, span)?,
+            regions: vec![body],
+            implicit,
+        })
     }
 
     fn parse_scf_if(&mut self) -> PResult<Parsed> {
         let c = self.value_use()?;
         if self.at(Tok::Arrow) {
-            return Err(err(self.tok.span, "`scf.if` with results is not supported by accc's IR"));
+            return Err(err(
+                self.tok.span,
+                "`scf.if` with results is not supported by accc's IR",
+            ));
         }
         let mut implicit = vec![];
         let then_blocks = self.single_block_region("scf.if", None, "scf.yield", &mut implicit)?;
-        let else_blocks =
-            if self.eat_keyword("else") { self.single_block_region("scf.if", None, "scf.yield", &mut implicit)? } else { vec![] };
+        let else_blocks = if self.eat_keyword("else") {
+            self.single_block_region("scf.if", None, "scf.yield", &mut implicit)?
+        } else {
+            vec![]
+        };
         let span = self.tok.span;
         let attrs = self.optional_dict()?;
         let spec = OpSpec::new("scf.if").operands([c.0]);
-        Ok(Parsed { spec: self.with_attrs(spec, attrs, span)?, regions: vec![then_blocks, else_blocks], implicit })
+        Ok(Parsed {
+            spec: self.with_attrs(spec, attrs, span)?,
+            regions: vec![then_blocks, else_blocks],
+            implicit,
+        })
     }
 
     // ----- types ----------------------------------------------------------------
@@ -1459,11 +1698,23 @@ impl<'a> Parser<'a> {
                         self.bump();
                         return self.parse_memref_type();
                     }
-                    _ if text.len() > 1 && text.starts_with('i') && text[1..].bytes().all(|b| b.is_ascii_digit()) => {
-                        let width = text[1..].parse::<u32>().ok().filter(|w| (1..=(1 << 24)).contains(w));
-                        Type::Int(width.ok_or_else(|| err(t.span, "integer widths range from 1 to 2^24"))?)
+                    _ if text.len() > 1
+                        && text.starts_with('i')
+                        && text[1..].bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        let width = text[1..]
+                            .parse::<u32>()
+                            .ok()
+                            .filter(|w| (1..=(1 << 24)).contains(w));
+                        Type::Int(
+                            width.ok_or_else(|| {
+                                err(t.span, "integer widths range from 1 to 2^24")
+                            })?,
+                        )
                     }
-                    _ if (text.starts_with("si") || text.starts_with("ui")) && text[2..].bytes().all(|b| b.is_ascii_digit()) => {
+                    _ if (text.starts_with("si") || text.starts_with("ui"))
+                        && text[2..].bytes().all(|b| b.is_ascii_digit()) =>
+                    {
                         return Err(err(
                             t.span,
                             "signed and unsigned integer types are not supported: accc's integers are signless",
@@ -1492,8 +1743,18 @@ impl<'a> Parser<'a> {
         loop {
             let p = skip_trivia(self.bytes, pos);
             match self.bytes.get(p) {
-                Some(b'?') => return Err(err(Span::new(p, p + 1), "dynamic dimensions are not supported by accc's IR")),
-                Some(b'*') => return Err(err(Span::new(p, p + 1), "unranked memrefs are not supported by accc's IR")),
+                Some(b'?') => {
+                    return Err(err(
+                        Span::new(p, p + 1),
+                        "dynamic dimensions are not supported by accc's IR",
+                    ))
+                }
+                Some(b'*') => {
+                    return Err(err(
+                        Span::new(p, p + 1),
+                        "unranked memrefs are not supported by accc's IR",
+                    ))
+                }
                 Some(c) if c.is_ascii_digit() => {
                     let mut q = p;
                     while q < self.bytes.len() && self.bytes[q].is_ascii_digit() {
@@ -1502,7 +1763,9 @@ impl<'a> Parser<'a> {
                     if self.bytes.get(q) != Some(&b'x') {
                         break;
                     }
-                    let dim = self.src[p..q].parse::<i64>().map_err(|_| err(Span::new(p, q), "dimension is too large"))?;
+                    let dim = self.src[p..q]
+                        .parse::<i64>()
+                        .map_err(|_| err(Span::new(p, q), "dimension is too large"))?;
                     shape.push(dim);
                     pos = q + 1;
                 }
@@ -1556,7 +1819,10 @@ impl<'a> Parser<'a> {
         }
         let body = format!("{name}{}", &self.src[t.span.end as usize..end]);
         self.reset_to(end);
-        Ok(Type::Opaque { dialect: dialect.to_string(), body })
+        Ok(Type::Opaque {
+            dialect: dialect.to_string(),
+            body,
+        })
     }
 
     /// The end of a `<...>` body starting at `start`, balancing brackets,
@@ -1577,7 +1843,10 @@ impl<'a> Parser<'a> {
                         _ => b'{',
                     };
                     if stack.pop() != Some(open) {
-                        return Err(err(Span::new(i, i + 1), "unbalanced brackets in a dialect type"));
+                        return Err(err(
+                            Span::new(i, i + 1),
+                            "unbalanced brackets in a dialect type",
+                        ));
                     }
                     if stack.is_empty() {
                         return Ok(i + 1);
@@ -1596,7 +1865,10 @@ impl<'a> Parser<'a> {
             }
             i += 1;
         }
-        Err(err(Span::new(start, start + 1), "unterminated `<` in a dialect type"))
+        Err(err(
+            Span::new(start, start + 1),
+            "unterminated `<` in a dialect type",
+        ))
     }
 
     /// `(T, U) -> V` or `(T) -> (V, W)`.
@@ -1645,7 +1917,11 @@ impl<'a> Parser<'a> {
                     Tok::Str => self.string_value()?,
                     _ => return Err(self.unexpected("an attribute name")),
                 };
-                let value = if self.eat(Tok::Equal) { self.parse_attr()? } else { Attribute::Unit };
+                let value = if self.eat(Tok::Equal) {
+                    self.parse_attr()?
+                } else {
+                    Attribute::Unit
+                };
                 if d.insert(key.clone(), value).is_some() {
                     return Err(err(t.span, format!("duplicate attribute `{key}`")));
                 }
@@ -1697,7 +1973,13 @@ impl<'a> Parser<'a> {
                     Ok(Attribute::DenseArray { elem, values })
                 }
                 "dense" | "sparse" | "dense_resource" | "strided" | "opaque" | "distinct" => {
-                    Err(err(t.span, format!("`{}` attributes are not supported by accc's IR", self.text(t))))
+                    Err(err(
+                        t.span,
+                        format!(
+                            "`{}` attributes are not supported by accc's IR",
+                            self.text(t)
+                        ),
+                    ))
                 }
                 _ => Ok(Attribute::Type(self.parse_type()?)),
             },
@@ -1705,7 +1987,10 @@ impl<'a> Parser<'a> {
             Tok::Str => {
                 let s = self.string_value()?;
                 if self.at(Tok::Colon) {
-                    return Err(err(self.tok.span, "typed string attributes are not supported by accc's IR"));
+                    return Err(err(
+                        self.tok.span,
+                        "typed string attributes are not supported by accc's IR",
+                    ));
                 }
                 Ok(Attribute::String(s))
             }
@@ -1730,9 +2015,10 @@ impl<'a> Parser<'a> {
                 let name = &self.text(t)[1..];
                 match self.attr_aliases.get(name) {
                     Some(a) => Ok(a.clone()),
-                    None if name.contains('.') => {
-                        Err(err(t.span, format!("dialect attributes (`#{name}`) are not supported by accc's IR")))
-                    }
+                    None if name.contains('.') => Err(err(
+                        t.span,
+                        format!("dialect attributes (`#{name}`) are not supported by accc's IR"),
+                    )),
                     None => Err(err(t.span, format!("undefined attribute alias `#{name}`"))),
                 }
             }
@@ -1751,28 +2037,44 @@ impl<'a> Parser<'a> {
         }
         self.bump();
         let text = self.text(t);
-        let ty = if self.eat(Tok::Colon) { Some((self.tok.span, self.parse_type()?)) } else { None };
+        let ty = if self.eat(Tok::Colon) {
+            Some((self.tok.span, self.parse_type()?))
+        } else {
+            None
+        };
         if t.kind == Tok::Float {
-            let mut v: f64 = text.parse().map_err(|_| err(t.span, "malformed float literal"))?;
+            let mut v: f64 = text
+                .parse()
+                .map_err(|_| err(t.span, "malformed float literal"))?;
             if neg {
                 v = -v;
             }
             let ty = match ty {
                 None => Type::F64,
                 Some((_, ty)) if ty.is_float() => ty,
-                Some((span, ty)) => return Err(err(span, format!("a float literal needs a float type, not `{ty}`"))),
+                Some((span, ty)) => {
+                    return Err(err(
+                        span,
+                        format!("a float literal needs a float type, not `{ty}`"),
+                    ))
+                }
             };
-            return Ok(Attribute::Float { bits: v.to_bits(), ty });
+            return Ok(Attribute::Float {
+                bits: v.to_bits(),
+                ty,
+            });
         }
-        let magnitude = int_literal(text).ok_or_else(|| err(t.span, "integer literal is too large"))?;
+        let magnitude =
+            int_literal(text).ok_or_else(|| err(t.span, "integer literal is too large"))?;
         match ty {
             Some((_, ty)) if ty.is_float() => {
                 let v = if text.starts_with("0x") {
                     if neg {
                         return Err(err(t.span, "a hexadecimal float literal cannot be negated"));
                     }
-                    float_from_bits(magnitude, &ty)
-                        .ok_or_else(|| err(t.span, format!("the bit pattern is too wide for `{ty}`")))?
+                    float_from_bits(magnitude, &ty).ok_or_else(|| {
+                        err(t.span, format!("the bit pattern is too wide for `{ty}`"))
+                    })?
                 } else {
                     let v = magnitude as f64;
                     if neg {
@@ -1781,15 +2083,22 @@ impl<'a> Parser<'a> {
                         v
                     }
                 };
-                Ok(Attribute::Float { bits: v.to_bits(), ty })
+                Ok(Attribute::Float {
+                    bits: v.to_bits(),
+                    ty,
+                })
             }
-            Some((span, ty)) if !ty.is_int_or_index() => {
-                Err(err(span, format!("an integer literal needs an integer or index type, not `{ty}`")))
-            }
+            Some((span, ty)) if !ty.is_int_or_index() => Err(err(
+                span,
+                format!("an integer literal needs an integer or index type, not `{ty}`"),
+            )),
             ty => {
                 let ty = ty.map_or(Type::Int(64), |(_, t)| t);
                 let value = if neg {
-                    i128::try_from(magnitude).ok().map(|m| -m).and_then(|v| i64::try_from(v).ok())
+                    i128::try_from(magnitude)
+                        .ok()
+                        .map(|m| -m)
+                        .and_then(|v| i64::try_from(v).ok())
                 } else {
                     // Up to 2^64 - 1, read as the 64-bit pattern.
                     u64::try_from(magnitude).ok().map(|v| v as i64)
@@ -1808,8 +2117,14 @@ impl<'a> Parser<'a> {
             self.bump();
             return match self.attr_aliases.get(&self.text(t)[1..]) {
                 Some(Attribute::AffineMap(m)) => Ok(m.clone()),
-                Some(_) => Err(err(t.span, format!("`{}` is not an affine map", self.text(t)))),
-                None => Err(err(t.span, format!("undefined attribute alias `{}`", self.text(t)))),
+                Some(_) => Err(err(
+                    t.span,
+                    format!("`{}` is not an affine map", self.text(t)),
+                )),
+                None => Err(err(
+                    t.span,
+                    format!("undefined attribute alias `{}`", self.text(t)),
+                )),
             };
         }
         self.expect_keyword("affine_map", "")?;
@@ -1837,8 +2152,14 @@ impl<'a> Parser<'a> {
             self.bump();
             return match self.attr_aliases.get(&self.text(t)[1..]) {
                 Some(Attribute::IntegerSet(s)) => Ok(s.clone()),
-                Some(_) => Err(err(t.span, format!("`{}` is not an integer set", self.text(t)))),
-                None => Err(err(t.span, format!("undefined attribute alias `{}`", self.text(t)))),
+                Some(_) => Err(err(
+                    t.span,
+                    format!("`{}` is not an integer set", self.text(t)),
+                )),
+                None => Err(err(
+                    t.span,
+                    format!("undefined attribute alias `{}`", self.text(t)),
+                )),
             };
         }
         self.expect_keyword("affine_set", "")?;
@@ -1871,14 +2192,21 @@ impl<'a> Parser<'a> {
         }
         self.expect(Tok::RParen, "to close the constraints")?;
         self.expect(Tok::Greater, "to close the integer set")?;
-        Ok(IntegerSet { num_dims: nd, num_syms: ns, constraints })
+        Ok(IntegerSet {
+            num_dims: nd,
+            num_syms: ns,
+            constraints,
+        })
     }
 
     /// `(d0, d1)[s0]`: the names bound to dims and symbols.
     fn dim_sym_lists(&mut self) -> PResult<(HashMap<String, AffineExpr>, u32, u32)> {
         let mut names = HashMap::new();
         let mut counts = [0u32; 2];
-        for (k, (open, close)) in [(Tok::LParen, Tok::RParen), (Tok::LSquare, Tok::RSquare)].into_iter().enumerate() {
+        for (k, (open, close)) in [(Tok::LParen, Tok::RParen), (Tok::LSquare, Tok::RSquare)]
+            .into_iter()
+            .enumerate()
+        {
             if k == 0 {
                 self.expect(open, "to start the dimension list")?;
             } else if !self.eat(open) {
@@ -1887,7 +2215,11 @@ impl<'a> Parser<'a> {
             if !self.at(close) {
                 loop {
                     let t = self.expect(Tok::BareId, "(a dimension or symbol name)")?;
-                    let e = if k == 0 { AffineExpr::Dim(counts[0]) } else { AffineExpr::Sym(counts[1]) };
+                    let e = if k == 0 {
+                        AffineExpr::Dim(counts[0])
+                    } else {
+                        AffineExpr::Sym(counts[1])
+                    };
                     counts[k] += 1;
                     if names.insert(self.text(t).to_string(), e).is_some() {
                         return Err(err(t.span, format!("`{}` is declared twice", self.text(t))));
@@ -1965,10 +2297,12 @@ impl<'a> Parser<'a> {
             }
             (Tok::BareId, ExprIds::Named(names)) => {
                 self.bump();
-                names
-                    .get(self.text(t))
-                    .cloned()
-                    .ok_or_else(|| err(t.span, format!("`{}` is not a dimension or symbol of the map", self.text(t))))
+                names.get(self.text(t)).cloned().ok_or_else(|| {
+                    err(
+                        t.span,
+                        format!("`{}` is not a dimension or symbol of the map", self.text(t)),
+                    )
+                })
             }
             (Tok::BareId, ExprIds::Ssa { syms, .. }) if self.text(t) == "symbol" => {
                 self.bump();

@@ -61,7 +61,13 @@ pub fn print_op(m: &Module, op: Op, options: &PrintOptions) -> String {
         }
     }
     let names = SsaNames::compute(m, root);
-    let mut p = Printer { m, opts: options, names, out: String::new(), indent: 0 };
+    let mut p = Printer {
+        m,
+        opts: options,
+        names,
+        out: String::new(),
+        indent: 0,
+    };
     p.print_op_line(op);
     p.out
 }
@@ -143,7 +149,9 @@ impl SsaNames {
 
     fn visit_op(&mut self, m: &Module, op: Op, scopes: &mut Vec<NameScope>) {
         for &r in m.results(op) {
-            let scope = scopes.last_mut().expect("the name scope stack is never empty");
+            let scope = scopes
+                .last_mut()
+                .expect("the name scope stack is never empty");
             self.assign(m, r, false, scope);
         }
         let isolated = dialects::is_isolated_from_above(m.op_name(op));
@@ -153,7 +161,9 @@ impl SsaNames {
         for &region in m.op_regions(op) {
             for &block in m.region_blocks(region) {
                 for &a in m.block_args(block) {
-                    let scope = scopes.last_mut().expect("the name scope stack is never empty");
+                    let scope = scopes
+                        .last_mut()
+                        .expect("the name scope stack is never empty");
                     self.assign(m, a, true, scope);
                 }
                 for &o in m.block_ops(block) {
@@ -259,6 +269,11 @@ fn dim_sym_name(out: &mut String, is_sym: bool, i: u32) {
     let _ = write!(out, "{}{i}", if is_sym { 's' } else { 'd' });
 }
 
+/// An affine expression with dims and symbols named `d0`, `s0`.
+pub(crate) fn write_affine_expr(out: &mut String, e: &AffineExpr) {
+    write_expr(out, e, 0, &mut dim_sym_name);
+}
+
 pub(crate) fn write_map(out: &mut String, m: &AffineMap) {
     write_dims_syms(out, m.num_dims, m.num_syms);
     out.push_str(" -> (");
@@ -288,7 +303,12 @@ pub(crate) fn write_set(out: &mut String, s: &IntegerSet) {
 /// same tree: `a + b * -1` prints as `a - b` and `a + -c` as `a - c` (which
 /// the parser reads back into those trees), and nothing else uses `-`
 /// except negative literals.
-pub(crate) fn write_expr(out: &mut String, e: &AffineExpr, parent_prec: u8, name: &mut dyn FnMut(&mut String, bool, u32)) {
+pub(crate) fn write_expr(
+    out: &mut String,
+    e: &AffineExpr,
+    parent_prec: u8,
+    name: &mut dyn FnMut(&mut String, bool, u32),
+) {
     // `x * -1` prints as `-x` (unary minus binds tightest, as in MLIR),
     // except for a constant `x`, whose negation would read back as a literal.
     if let AffineExpr::Mul(x, y) = e {
@@ -300,7 +320,10 @@ pub(crate) fn write_expr(out: &mut String, e: &AffineExpr, parent_prec: u8, name
     }
     let prec = match e {
         AffineExpr::Add(..) => 1,
-        AffineExpr::Mul(..) | AffineExpr::FloorDiv(..) | AffineExpr::CeilDiv(..) | AffineExpr::Mod(..) => 2,
+        AffineExpr::Mul(..)
+        | AffineExpr::FloorDiv(..)
+        | AffineExpr::CeilDiv(..)
+        | AffineExpr::Mod(..) => 2,
         _ => 3,
     };
     let paren = prec < parent_prec;
@@ -329,7 +352,10 @@ pub(crate) fn write_expr(out: &mut String, e: &AffineExpr, parent_prec: u8, name
                 }
             }
         }
-        AffineExpr::Mul(a, b) | AffineExpr::FloorDiv(a, b) | AffineExpr::CeilDiv(a, b) | AffineExpr::Mod(a, b) => {
+        AffineExpr::Mul(a, b)
+        | AffineExpr::FloorDiv(a, b)
+        | AffineExpr::CeilDiv(a, b)
+        | AffineExpr::Mod(a, b) => {
             write_expr(out, a, 2, name);
             out.push_str(match e {
                 AffineExpr::Mul(..) => " * ",
@@ -416,7 +442,10 @@ fn attr_is<'a>(m: &'a Module, op: Op, name: &str) -> Option<&'a Attribute> {
 
 fn index_attr(a: Option<&Attribute>) -> Option<i64> {
     match a {
-        Some(Attribute::Int { value, ty: Type::Index }) => Some(*value),
+        Some(Attribute::Int {
+            value,
+            ty: Type::Index,
+        }) => Some(*value),
         _ => None,
     }
 }
@@ -525,7 +554,8 @@ impl<'m> Printer<'m> {
         self.types_of(m.operands(op));
         self.out.push_str(") -> ");
         let results = m.results(op);
-        let single_plain = results.len() == 1 && !matches!(m.value_type(results[0]), Type::Function(_));
+        let single_plain =
+            results.len() == 1 && !matches!(m.value_type(results[0]), Type::Function(_));
         if single_plain {
             self.ty(&m.value_type(results[0]).clone());
         } else {
@@ -539,7 +569,8 @@ impl<'m> Printer<'m> {
         let blocks = self.m.region_blocks(region).to_vec();
         self.out.push_str("{\n");
         for (i, &b) in blocks.iter().enumerate() {
-            let needs_label = i > 0 || !self.m.block_args(b).is_empty() || self.m.block_ops(b).is_empty();
+            let needs_label =
+                i > 0 || !self.m.block_args(b).is_empty() || self.m.block_ops(b).is_empty();
             if needs_label {
                 self.block_label(b, i);
             }
@@ -593,7 +624,9 @@ impl<'m> Printer<'m> {
     /// returns false when the op has no exact pretty form.
     fn print_custom(&mut self, op: Op) -> bool {
         let name = self.m.op_name(op).to_string();
-        let Some((dialect, short)) = name.split_once('.') else { return false };
+        let Some((dialect, short)) = name.split_once('.') else {
+            return false;
+        };
         match dialect {
             "builtin" if short == "module" => self.print_module_op(op),
             "func" => self.print_func_dialect(op, short),
@@ -621,7 +654,10 @@ impl<'m> Printer<'m> {
     fn terminator_elision(&self, parent: Op, b: Block, terminator: &str) -> Option<bool> {
         let m = self.m;
         let last = *m.block_ops(b).last()?;
-        if m.op_name(last) != terminator || !m.operands(last).is_empty() || !m.results(last).is_empty() {
+        if m.op_name(last) != terminator
+            || !m.operands(last).is_empty()
+            || !m.results(last).is_empty()
+        {
             return None;
         }
         let plain = m.op(last).attrs.is_empty()
@@ -635,7 +671,9 @@ impl<'m> Printer<'m> {
         if !m.operands(op).is_empty() || !m.results(op).is_empty() || m.op_regions(op).len() != 1 {
             return false;
         }
-        let Some(body) = self.single_block(op, 0) else { return false };
+        let Some(body) = self.single_block(op, 0) else {
+            return false;
+        };
         if !m.block_args(body).is_empty() {
             return false;
         }
@@ -648,8 +686,13 @@ impl<'m> Printer<'m> {
         if let Some(s) = sym {
             let _ = write!(self.out, " @{}", print_symbol(&s));
         }
-        let rest: BTreeMap<String, Attribute> =
-            m.op(op).attrs.iter().filter(|(k, _)| *k != "sym_name").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let rest: BTreeMap<String, Attribute> = m
+            .op(op)
+            .attrs
+            .iter()
+            .filter(|(k, _)| *k != "sym_name")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if !rest.is_empty() {
             self.out.push_str(" attributes ");
             write_dict(&mut self.out, &rest);
@@ -661,7 +704,10 @@ impl<'m> Printer<'m> {
     /// The prefix of a `func` op: none directly inside a `func.func` (MLIR's
     /// default dialect there), `func.` elsewhere.
     fn func_prefix(&mut self, op: Op, short: &str) {
-        let in_func = self.m.parent_op(op).is_some_and(|p| self.m.op_name(p) == "func.func");
+        let in_func = self
+            .m
+            .parent_op(op)
+            .is_some_and(|p| self.m.op_name(p) == "func.func");
         if !in_func {
             self.out.push_str("func.");
         }
@@ -682,7 +728,9 @@ impl<'m> Printer<'m> {
                 true
             }
             "call" => {
-                let Some(Attribute::SymbolRef(callee)) = attr_is(m, op, "callee") else { return false };
+                let Some(Attribute::SymbolRef(callee)) = attr_is(m, op, "callee") else {
+                    return false;
+                };
                 if !m.op_regions(op).is_empty() {
                     return false;
                 }
@@ -727,8 +775,12 @@ impl<'m> Printer<'m> {
 
     fn print_func(&mut self, op: Op) -> bool {
         let m = self.m;
-        let Some(Attribute::String(sym)) = attr_is(m, op, "sym_name") else { return false };
-        let Some(Attribute::Type(Type::Function(ft))) = attr_is(m, op, "function_type") else { return false };
+        let Some(Attribute::String(sym)) = attr_is(m, op, "sym_name") else {
+            return false;
+        };
+        let Some(Attribute::Type(Type::Function(ft))) = attr_is(m, op, "function_type") else {
+            return false;
+        };
         if !m.operands(op).is_empty() || !m.results(op).is_empty() || m.op_regions(op).len() != 1 {
             return false;
         }
@@ -738,7 +790,8 @@ impl<'m> Printer<'m> {
             match attr_is(m, op, name) {
                 None => Some(None),
                 Some(Attribute::Array(items)) if items.len() == n => {
-                    let dicts: Option<Vec<_>> = items.iter().map(|a| a.as_dict().cloned()).collect();
+                    let dicts: Option<Vec<_>> =
+                        items.iter().map(|a| a.as_dict().cloned()).collect();
                     let dicts = dicts?;
                     if dicts.iter().all(BTreeMap::is_empty) {
                         None
@@ -749,11 +802,17 @@ impl<'m> Printer<'m> {
                 Some(_) => None,
             }
         };
-        let Some(arg_attrs) = per_arg("arg_attrs", ft.inputs.len()) else { return false };
-        let Some(res_attrs) = per_arg("res_attrs", ft.results.len()) else { return false };
+        let Some(arg_attrs) = per_arg("arg_attrs", ft.inputs.len()) else {
+            return false;
+        };
+        let Some(res_attrs) = per_arg("res_attrs", ft.results.len()) else {
+            return false;
+        };
         let visibility = match attr_is(m, op, "sym_visibility") {
             None => None,
-            Some(Attribute::String(s)) if matches!(s.as_str(), "private" | "public" | "nested") => Some(s.clone()),
+            Some(Attribute::String(s)) if matches!(s.as_str(), "private" | "public" | "nested") => {
+                Some(s.clone())
+            }
             Some(_) => return false,
         };
         let region = m.op_regions(op)[0];
@@ -761,7 +820,12 @@ impl<'m> Printer<'m> {
         let entry = blocks.first().copied();
         if let Some(entry) = entry {
             let args = m.block_args(entry);
-            if args.len() != ft.inputs.len() || args.iter().zip(&ft.inputs).any(|(a, t)| m.value_type(*a) != t) {
+            if args.len() != ft.inputs.len()
+                || args
+                    .iter()
+                    .zip(&ft.inputs)
+                    .any(|(a, t)| m.value_type(*a) != t)
+            {
                 return false;
             }
             if m.block_ops(entry).is_empty() {
@@ -793,7 +857,9 @@ impl<'m> Printer<'m> {
         self.out.push(')');
         if !ft.results.is_empty() {
             self.out.push_str(" -> ");
-            let plain = ft.results.len() == 1 && res_attrs.is_none() && !matches!(ft.results[0], Type::Function(_));
+            let plain = ft.results.len() == 1
+                && res_attrs.is_none()
+                && !matches!(ft.results[0], Type::Function(_));
             if plain {
                 self.ty(&ft.results[0]);
             } else {
@@ -815,7 +881,12 @@ impl<'m> Printer<'m> {
             .op(op)
             .attrs
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "sym_name" | "function_type" | "arg_attrs" | "res_attrs" | "sym_visibility"))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "sym_name" | "function_type" | "arg_attrs" | "res_attrs" | "sym_visibility"
+                )
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if !rest.is_empty() {
@@ -864,7 +935,11 @@ impl<'m> Printer<'m> {
                     return;
                 }
             }
-            if map.num_dims == 0 && map.num_syms == 1 && map.results[0] == AffineExpr::Sym(0) && operands.len() == 1 {
+            if map.num_dims == 0
+                && map.num_syms == 1
+                && map.results[0] == AffineExpr::Sym(0)
+                && operands.len() == 1
+            {
                 self.value(operands[0]);
                 return;
             }
@@ -879,7 +954,12 @@ impl<'m> Printer<'m> {
         let nd = map.num_dims as usize;
         let names: Vec<String> = operands
             .iter()
-            .map(|v| self.names.get(*v).map(|n| format!("%{n}")).unwrap_or_else(|| format!("%__undefined_v{}", v.index())))
+            .map(|v| {
+                self.names
+                    .get(*v)
+                    .map(|n| format!("%{n}"))
+                    .unwrap_or_else(|| format!("%__undefined_v{}", v.index()))
+            })
             .collect();
         self.out.push('[');
         for (i, e) in map.results.iter().enumerate() {
@@ -901,28 +981,40 @@ impl<'m> Printer<'m> {
 
     fn print_affine(&mut self, op: Op, short: &str) -> bool {
         let m = self.m;
-        let map_attr = |name: &str| attr_is(m, op, name).and_then(Attribute::as_affine_map).cloned();
+        let map_attr = |name: &str| {
+            attr_is(m, op, name)
+                .and_then(Attribute::as_affine_map)
+                .cloned()
+        };
         let operands = m.operands(op).to_vec();
         match short {
             "for" => {
-                let (Some(lb), Some(ub), Some(step)) =
-                    (map_attr("lowerBoundMap"), map_attr("upperBoundMap"), index_attr(attr_is(m, op, "step")))
-                else {
+                let (Some(lb), Some(ub), Some(step)) = (
+                    map_attr("lowerBoundMap"),
+                    map_attr("upperBoundMap"),
+                    index_attr(attr_is(m, op, "step")),
+                ) else {
                     return false;
                 };
                 if lb.results.is_empty() || ub.results.is_empty() || !m.results(op).is_empty() {
                     return false;
                 }
-                if lb.num_inputs() + ub.num_inputs() != operands.len() || m.op_regions(op).len() != 1 {
+                if lb.num_inputs() + ub.num_inputs() != operands.len()
+                    || m.op_regions(op).len() != 1
+                {
                     return false;
                 }
-                let Some(body) = self.single_block(op, 0) else { return false };
+                let Some(body) = self.single_block(op, 0) else {
+                    return false;
+                };
                 let args = m.block_args(body);
                 if args.len() != 1 || *m.value_type(args[0]) != Type::Index {
                     return false;
                 }
                 let iv = args[0];
-                let Some(elide) = self.terminator_elision(op, body, "affine.yield") else { return false };
+                let Some(elide) = self.terminator_elision(op, body, "affine.yield") else {
+                    return false;
+                };
                 let (lo, hi) = operands.split_at(lb.num_inputs());
                 self.out.push_str("affine.for ");
                 self.value(iv);
@@ -938,13 +1030,21 @@ impl<'m> Printer<'m> {
                 true
             }
             "if" => {
-                let Some(set) = attr_is(m, op, "condition").and_then(Attribute::as_integer_set).cloned() else {
+                let Some(set) = attr_is(m, op, "condition")
+                    .and_then(Attribute::as_integer_set)
+                    .cloned()
+                else {
                     return false;
                 };
-                if set.num_inputs() != operands.len() || !m.results(op).is_empty() || m.op_regions(op).len() != 2 {
+                if set.num_inputs() != operands.len()
+                    || !m.results(op).is_empty()
+                    || m.op_regions(op).len() != 2
+                {
                     return false;
                 }
-                let Some((then_block, then_elide)) = self.yield_block(op, 0, "affine.yield") else { return false };
+                let Some((then_block, then_elide)) = self.yield_block(op, 0, "affine.yield") else {
+                    return false;
+                };
                 let else_part = if m.region_blocks(m.op_regions(op)[1]).is_empty() {
                     None
                 } else {
@@ -966,13 +1066,17 @@ impl<'m> Printer<'m> {
                 true
             }
             "load" | "store" => {
-                let Some(map) = map_attr("map") else { return false };
+                let Some(map) = map_attr("map") else {
+                    return false;
+                };
                 let first = if short == "load" { 1 } else { 2 };
                 if operands.len() < first || !m.op_regions(op).is_empty() {
                     return false;
                 }
                 let memref = operands[first - 1];
-                let Type::MemRef(mt) = m.value_type(memref) else { return false };
+                let Type::MemRef(mt) = m.value_type(memref) else {
+                    return false;
+                };
                 let indices = &operands[first..];
                 if !is_canonical_access(&map, indices) {
                     return false;
@@ -999,7 +1103,9 @@ impl<'m> Printer<'m> {
                 true
             }
             "apply" | "min" | "max" => {
-                let Some(map) = map_attr("map") else { return false };
+                let Some(map) = map_attr("map") else {
+                    return false;
+                };
                 if map.num_inputs() != operands.len() || !m.op_regions(op).is_empty() {
                     return false;
                 }
@@ -1042,12 +1148,15 @@ impl<'m> Printer<'m> {
         let m = self.m;
         let name = m.op_name(op);
         let short = name.split_once('.').map_or(name, |(_, s)| s);
-        let known =
-            name == "arith.negf" || (name.starts_with("math.") && (math::FLOAT_UNARY.contains(&short) || short == "absi"));
+        let known = name == "arith.negf"
+            || (name.starts_with("math.")
+                && (math::FLOAT_UNARY.contains(&short) || short == "absi"));
         if !known || !m.op_regions(op).is_empty() {
             return false;
         }
-        let (&[x], &[r]) = (m.operands(op), m.results(op)) else { return false };
+        let (&[x], &[r]) = (m.operands(op), m.results(op)) else {
+            return false;
+        };
         if m.value_type(x) != m.value_type(r) {
             return false;
         }
@@ -1075,7 +1184,9 @@ impl<'m> Printer<'m> {
             }
             let rt = m.value_type(r);
             let value = match attr_is(m, op, "value") {
-                Some(v @ (Attribute::Int { ty, .. } | Attribute::Float { ty, .. })) if ty == rt => v.clone(),
+                Some(v @ (Attribute::Int { ty, .. } | Attribute::Float { ty, .. })) if ty == rt => {
+                    v.clone()
+                }
                 Some(v @ Attribute::Bool(_)) if *rt == Type::i1() => v.clone(),
                 _ => return false,
             };
@@ -1089,7 +1200,9 @@ impl<'m> Printer<'m> {
             return self.print_unary_same_type(op);
         }
         if arith::INT_BINARY.contains(&short) || arith::FLOAT_BINARY.contains(&short) {
-            let (&[a, b], &[r]) = (&operands[..], &results[..]) else { return false };
+            let (&[a, b], &[r]) = (&operands[..], &results[..]) else {
+                return false;
+            };
             let t = m.value_type(r);
             if m.value_type(a) != t || m.value_type(b) != t {
                 return false;
@@ -1101,13 +1214,24 @@ impl<'m> Printer<'m> {
             return true;
         }
         if short == "cmpi" || short == "cmpf" {
-            let (&[a, b], &[r]) = (&operands[..], &results[..]) else { return false };
-            let table: &[&str] = if short == "cmpi" { &arith::CMPI_PREDICATES } else { &arith::CMPF_PREDICATES };
+            let (&[a, b], &[r]) = (&operands[..], &results[..]) else {
+                return false;
+            };
+            let table: &[&str] = if short == "cmpi" {
+                &arith::CMPI_PREDICATES
+            } else {
+                &arith::CMPF_PREDICATES
+            };
             let predicate = match attr_is(m, op, "predicate") {
-                Some(Attribute::Int { value, ty: Type::Int(64) }) => usize::try_from(*value).ok().and_then(|i| table.get(i)),
+                Some(Attribute::Int {
+                    value,
+                    ty: Type::Int(64),
+                }) => usize::try_from(*value).ok().and_then(|i| table.get(i)),
                 _ => None,
             };
-            let Some(predicate) = predicate else { return false };
+            let Some(predicate) = predicate else {
+                return false;
+            };
             if *m.value_type(r) != Type::i1() || m.value_type(a) != m.value_type(b) {
                 return false;
             }
@@ -1118,7 +1242,9 @@ impl<'m> Printer<'m> {
             return true;
         }
         if short == "select" {
-            let (&[c, a, b], &[r]) = (&operands[..], &results[..]) else { return false };
+            let (&[c, a, b], &[r]) = (&operands[..], &results[..]) else {
+                return false;
+            };
             let t = m.value_type(r);
             if *m.value_type(c) != Type::i1() || m.value_type(a) != t || m.value_type(b) != t {
                 return false;
@@ -1130,7 +1256,9 @@ impl<'m> Printer<'m> {
             return true;
         }
         if arith::cast_kind(&name).is_some() {
-            let (&[x], &[r]) = (&operands[..], &results[..]) else { return false };
+            let (&[x], &[r]) = (&operands[..], &results[..]) else {
+                return false;
+            };
             let _ = write!(self.out, "{name} ");
             self.value(x);
             self.attr_dict(op, &[]);
@@ -1176,7 +1304,9 @@ impl<'m> Printer<'m> {
                     return false;
                 }
                 let memref = operands[first - 1];
-                let Type::MemRef(mt) = m.value_type(memref) else { return false };
+                let Type::MemRef(mt) = m.value_type(memref) else {
+                    return false;
+                };
                 if short == "load" {
                     match results[..] {
                         [r] if m.value_type(r) == &*mt.elem => {}
@@ -1221,17 +1351,27 @@ impl<'m> Printer<'m> {
         }
         match short {
             "for" => {
-                let [lb, ub, step] = operands[..] else { return false };
-                if [lb, ub, step].iter().any(|v| *m.value_type(*v) != Type::Index) || m.op_regions(op).len() != 1 {
+                let [lb, ub, step] = operands[..] else {
+                    return false;
+                };
+                if [lb, ub, step]
+                    .iter()
+                    .any(|v| *m.value_type(*v) != Type::Index)
+                    || m.op_regions(op).len() != 1
+                {
                     return false;
                 }
-                let Some(body) = self.single_block(op, 0) else { return false };
+                let Some(body) = self.single_block(op, 0) else {
+                    return false;
+                };
                 let args = m.block_args(body);
                 if args.len() != 1 || *m.value_type(args[0]) != Type::Index {
                     return false;
                 }
                 let iv = args[0];
-                let Some(elide) = self.terminator_elision(op, body, "scf.yield") else { return false };
+                let Some(elide) = self.terminator_elision(op, body, "scf.yield") else {
+                    return false;
+                };
                 self.out.push_str("scf.for ");
                 self.value(iv);
                 self.out.push_str(" = ");
@@ -1249,7 +1389,9 @@ impl<'m> Printer<'m> {
                 if *m.value_type(c) != Type::i1() || m.op_regions(op).len() != 2 {
                     return false;
                 }
-                let Some((then_block, then_elide)) = self.yield_block(op, 0, "scf.yield") else { return false };
+                let Some((then_block, then_elide)) = self.yield_block(op, 0, "scf.yield") else {
+                    return false;
+                };
                 let else_part = if m.region_blocks(m.op_regions(op)[1]).is_empty() {
                     None
                 } else {
@@ -1295,7 +1437,10 @@ mod tests {
         assert_eq!(show(&d(0).add(c(3).mul(c(-1)))), "d0 + 3 * -1");
         assert_eq!(show(&d(0).add(c(i64::MIN))), "d0 + -9223372036854775808");
         assert_eq!(show(&d(0).mul(c(16)).add(E::Sym(0))), "d0 * 16 + s0");
-        assert_eq!(show(&d(0).mul(d(1).add(c(1)).mul(c(2)))), "d0 * ((d1 + 1) * 2)");
+        assert_eq!(
+            show(&d(0).mul(d(1).add(c(1)).mul(c(2)))),
+            "d0 * ((d1 + 1) * 2)"
+        );
         assert_eq!(show(&d(0).mul(c(-1)).add(c(15))), "-d0 + 15");
         assert_eq!(show(&c(2).mul(d(0).add(d(1)).mul(c(-1)))), "2 * -(d0 + d1)");
         assert_eq!(show(&d(0).mul(c(2)).mul(c(-1))), "-(d0 * 2)");
@@ -1304,7 +1449,12 @@ mod tests {
     #[test]
     fn suffix_ids_and_generated_names() {
         assert!(is_usable_hint("A") && is_usable_hint("c0_i32") && is_usable_hint("x.y-1"));
-        assert!(!is_usable_hint("0") && !is_usable_hint("arg3") && !is_usable_hint("a b") && !is_usable_hint(""));
+        assert!(
+            !is_usable_hint("0")
+                && !is_usable_hint("arg3")
+                && !is_usable_hint("a b")
+                && !is_usable_hint("")
+        );
         assert!(is_usable_hint("arg") && is_usable_hint("arg_1") && !is_usable_hint("1a"));
     }
 }

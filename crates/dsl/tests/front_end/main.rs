@@ -27,9 +27,20 @@ pub fn diagnose(src: &str) -> (Vec<Diagnostic>, String) {
 #[track_caller]
 pub fn expect_one(src: &str, message: &str, line_col: &str) -> String {
     let (diags, text) = diagnose(src);
-    assert_eq!(diags.len(), 1, "expected exactly one diagnostic, got:\n{text}");
-    assert!(diags[0].message.contains(message), "message {:?} lacks {message:?}\n{text}", diags[0].message);
-    assert!(diags[0].primary_span().is_some(), "no primary span:\n{text}");
+    assert_eq!(
+        diags.len(),
+        1,
+        "expected exactly one diagnostic, got:\n{text}"
+    );
+    assert!(
+        diags[0].message.contains(message),
+        "message {:?} lacks {message:?}\n{text}",
+        diags[0].message
+    );
+    assert!(
+        diags[0].primary_span().is_some(),
+        "no primary span:\n{text}"
+    );
     let loc = format!("t.acc:{line_col}");
     assert!(text.contains(&loc), "rendering lacks {loc}:\n{text}");
     text

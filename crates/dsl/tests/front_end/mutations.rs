@@ -36,7 +36,9 @@ fn tokenize(text: &str) -> Vec<String> {
     };
     for c in text.chars() {
         match tokens.last_mut() {
-            Some(last) if class(c) != 2 && last.chars().next().map(class) == Some(class(c)) => last.push(c),
+            Some(last) if class(c) != 2 && last.chars().next().map(class) == Some(class(c)) => {
+                last.push(c)
+            }
             _ => tokens.push(c.to_string()),
         }
     }
@@ -44,7 +46,9 @@ fn tokenize(text: &str) -> Vec<String> {
 }
 
 fn mutate(tokens: &mut Vec<String>, rng: &mut Rng) {
-    let solid: Vec<usize> = (0..tokens.len()).filter(|&i| !tokens[i].trim().is_empty()).collect();
+    let solid: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !tokens[i].trim().is_empty())
+        .collect();
     if solid.is_empty() {
         return;
     }
@@ -94,8 +98,13 @@ fn a_thousand_mutations_never_panic() {
                 rejected += 1;
                 assert!(!diags.is_empty());
                 for d in &diags {
-                    let span = d.primary_span().unwrap_or_else(|| panic!("case {case}: no primary span: {d:?}"));
-                    assert!(span.end as usize <= mutated.len(), "case {case}: span past the end: {d:?}");
+                    let span = d
+                        .primary_span()
+                        .unwrap_or_else(|| panic!("case {case}: no primary span: {d:?}"));
+                    assert!(
+                        span.end as usize <= mutated.len(),
+                        "case {case}: span past the end: {d:?}"
+                    );
                 }
                 assert!(
                     text.contains(&format!("{name}#{case}:")),
@@ -105,7 +114,10 @@ fn a_thousand_mutations_never_panic() {
         }
     }
     // Both outcomes must occur, or the mutations test nothing.
-    assert!(clean > 0 && rejected > 500, "clean {clean}, rejected {rejected}");
+    assert!(
+        clean > 0 && rejected > 500,
+        "clean {clean}, rejected {rejected}"
+    );
 }
 
 #[test]
@@ -143,9 +155,15 @@ fn pathological_inputs_are_rejected_without_panicking() {
         let result = accc_dsl::parse_and_check(&file);
         if let Err(diags) = &result {
             let _ = render(&file, diags);
-            assert!(diags.iter().all(|d| d.primary_span().is_some()), "{src:.60}: {diags:?}");
+            assert!(
+                diags.iter().all(|d| d.primary_span().is_some()),
+                "{src:.60}: {diags:?}"
+            );
         }
         let short: String = src.chars().take(40).collect();
-        assert!(result.is_err() || src.is_empty(), "{short} should be rejected");
+        assert!(
+            result.is_err() || src.is_empty(),
+            "{short} should be rejected"
+        );
     }
 }

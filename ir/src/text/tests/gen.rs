@@ -73,7 +73,10 @@ pub(crate) struct GenConfig {
 
 impl GenConfig {
     pub(crate) fn any() -> GenConfig {
-        GenConfig { mlir: false, unregistered: true }
+        GenConfig {
+            mlir: false,
+            unregistered: true,
+        }
     }
 }
 
@@ -88,10 +91,20 @@ struct Env {
     memrefs: Vec<Value>,
 }
 
-const HINTS: [&str; 20] =
-    ["A", "B", "C", "i", "j", "k", "acc", "x", "tmp", "c0", "0", "arg1", "a b", "x.y", "_", "$t", "-z", "é", "i_1", "sum"];
-const ELEM_TYPES: [Type; 8] =
-    [Type::Int(8), Type::Int(16), Type::Int(32), Type::Int(64), Type::F16, Type::BF16, Type::F32, Type::F64];
+const HINTS: [&str; 20] = [
+    "A", "B", "C", "i", "j", "k", "acc", "x", "tmp", "c0", "0", "arg1", "a b", "x.y", "_", "$t",
+    "-z", "é", "i_1", "sum",
+];
+const ELEM_TYPES: [Type; 8] = [
+    Type::Int(8),
+    Type::Int(16),
+    Type::Int(32),
+    Type::Int(64),
+    Type::F16,
+    Type::BF16,
+    Type::F32,
+    Type::F64,
+];
 const SCALAR_TYPES: [Type; 10] = [
     Type::Int(1),
     Type::Int(8),
@@ -123,7 +136,13 @@ fn bld(m: &mut Module, block: Block, before_terminator: bool) -> Builder<'_> {
 }
 
 pub(crate) fn gen_module(t: &mut Tape, cfg: GenConfig) -> Module {
-    let mut g = Gen { t, cfg, m: Module::new(), helper: false, loop_counter: 0 };
+    let mut g = Gen {
+        t,
+        cfg,
+        m: Module::new(),
+        helper: false,
+        loop_counter: 0,
+    };
     g.module();
     g.m
 }
@@ -136,7 +155,12 @@ impl Gen<'_> {
             self.m.set_attr(top, "accc.target", a);
         }
         if self.t.chance(40) {
-            let (_, entry) = func::build_func(&mut self.m, "helper", vec![Type::Int(32)], vec![Type::Int(32)]);
+            let (_, entry) = func::build_func(
+                &mut self.m,
+                "helper",
+                vec![Type::Int(32)],
+                vec![Type::Int(32)],
+            );
             let x = self.m.block_args(entry)[0];
             func::build_return(&mut Builder::at_end(&mut self.m, entry), &[x]);
             self.helper = true;
@@ -154,15 +178,32 @@ impl Gen<'_> {
             inputs.push(self.memref_type());
         }
         for _ in 0..self.t.below(3) {
-            inputs.push(self.t.pick(&[Type::Index, Type::Int(32), Type::F32, Type::Index]));
+            inputs.push(
+                self.t
+                    .pick(&[Type::Index, Type::Int(32), Type::F32, Type::Index]),
+            );
         }
-        let name = if self.t.chance(10) { format!("k {index}") } else { format!("kernel{index}") };
+        let name = if self.t.chance(10) {
+            format!("k {index}")
+        } else {
+            format!("kernel{index}")
+        };
         let scalar_args: Vec<Type> = inputs.iter().filter(|t| t.is_scalar()).cloned().collect();
-        let results = if !scalar_args.is_empty() && self.t.chance(40) { vec![self.t.pick(&scalar_args)] } else { vec![] };
+        let results = if !scalar_args.is_empty() && self.t.chance(40) {
+            vec![self.t.pick(&scalar_args)]
+        } else {
+            vec![]
+        };
         let (f, entry) = func::build_func(&mut self.m, &name, inputs.clone(), results.clone());
         for (i, ty) in inputs.iter().enumerate() {
             if self.t.chance(50) {
-                func::set_arg_attr(&mut self.m, f, i, "accc.name", Attribute::string(format!("a{i}")));
+                func::set_arg_attr(
+                    &mut self.m,
+                    f,
+                    i,
+                    "accc.name",
+                    Attribute::string(format!("a{i}")),
+                );
             }
             if ty.as_memref().is_some() && self.t.chance(30) {
                 func::set_arg_attr(&mut self.m, f, i, "accc.output", Attribute::Unit);
@@ -186,17 +227,26 @@ impl Gen<'_> {
             }
         }
         self.stmts(entry, false, &mut env, 0, false);
-        let ret: Vec<Value> = results.iter().map(|t| self.value_of(entry, false, &mut env, t)).collect();
+        let ret: Vec<Value> = results
+            .iter()
+            .map(|t| self.value_of(entry, false, &mut env, t))
+            .collect();
         func::build_return(&mut Builder::at_end(&mut self.m, entry), &ret);
     }
 
     fn memref_type(&mut self) -> Type {
         let rank = self.t.below(4);
-        let shape = (0..rank).map(|_| self.t.pick(&[1, 2, 3, 4, 8, 16, 512])).collect();
+        let shape = (0..rank)
+            .map(|_| self.t.pick(&[1, 2, 3, 4, 8, 16, 512]))
+            .collect();
         let elem = self.t.pick(&ELEM_TYPES);
         let space = match self.t.below(4) {
             0 => Some(MemorySpace::Int(self.t.range(1, 5) as u64)),
-            1 => Some(MemorySpace::Name(self.t.pick(&["scratchpad", "accumulator", "sbuf", "shared"]).to_string())),
+            1 => Some(MemorySpace::Name(
+                self.t
+                    .pick(&["scratchpad", "accumulator", "sbuf", "shared"])
+                    .to_string(),
+            )),
             _ => None,
         };
         Type::memref(shape, elem, space)
@@ -208,7 +258,10 @@ impl Gen<'_> {
         for op in ops {
             if self.t.chance(60) {
                 let loc = Location::FileLineCol {
-                    file: self.t.pick(&["k.acc", "dir/x y.acc", "q\"uote.acc"]).to_string(),
+                    file: self
+                        .t
+                        .pick(&["k.acc", "dir/x y.acc", "q\"uote.acc"])
+                        .to_string(),
                     line: self.t.range(1, 300) as u32,
                     col: self.t.range(1, 80) as u32,
                 };
@@ -275,7 +328,12 @@ impl Gen<'_> {
             // call inside one would not find `@helper`.)
             13 if self.helper && !in_unknown => {
                 let x = self.value_of(block, bt, env, &Type::Int(32));
-                let call = func::build_call(&mut bld(&mut self.m, block, bt), "helper", &[x], vec![Type::Int(32)]);
+                let call = func::build_call(
+                    &mut bld(&mut self.m, block, bt),
+                    "helper",
+                    &[x],
+                    vec![Type::Int(32)],
+                );
                 let r = self.m.result(call, 0);
                 env.values.push(r);
             }
@@ -291,7 +349,10 @@ impl Gen<'_> {
                     map
                 };
                 let v = bld(&mut self.m, block, bt).insert_value(
-                    OpSpec::new(name).operands(operands).attr("map", Attribute::AffineMap(map)).results([Type::Index]),
+                    OpSpec::new(name)
+                        .operands(operands)
+                        .attr("map", Attribute::AffineMap(map))
+                        .results([Type::Index]),
                 );
                 env.values.push(v);
             }
@@ -301,7 +362,12 @@ impl Gen<'_> {
 
     /// A value of type `ty` in scope, or a new constant.
     fn value_of(&mut self, block: Block, bt: bool, env: &mut Env, ty: &Type) -> Value {
-        let candidates: Vec<Value> = env.values.iter().copied().filter(|v| self.m.value_type(*v) == ty).collect();
+        let candidates: Vec<Value> = env
+            .values
+            .iter()
+            .copied()
+            .filter(|v| self.m.value_type(*v) == ty)
+            .collect();
         if !candidates.is_empty() && self.t.chance(75) {
             return self.t.pick(&candidates);
         }
@@ -310,8 +376,19 @@ impl Gen<'_> {
         v
     }
 
-    fn scalar_in_scope(&mut self, block: Block, bt: bool, env: &mut Env, pred: fn(&Type) -> bool) -> Value {
-        let candidates: Vec<Value> = env.values.iter().copied().filter(|v| pred(self.m.value_type(*v))).collect();
+    fn scalar_in_scope(
+        &mut self,
+        block: Block,
+        bt: bool,
+        env: &mut Env,
+        pred: fn(&Type) -> bool,
+    ) -> Value {
+        let candidates: Vec<Value> = env
+            .values
+            .iter()
+            .copied()
+            .filter(|v| pred(self.m.value_type(*v)))
+            .collect();
         if !candidates.is_empty() && self.t.chance(80) {
             return self.t.pick(&candidates);
         }
@@ -327,7 +404,11 @@ impl Gen<'_> {
             Type::Int(1) => self.t.range(0, 1),
             Type::Int(w) => {
                 let w = *w;
-                let (lo, hi) = if w >= 64 { (i64::MIN, i64::MAX) } else { (-(1i64 << (w - 1)), (1i64 << (w - 1)) - 1) };
+                let (lo, hi) = if w >= 64 {
+                    (i64::MIN, i64::MAX)
+                } else {
+                    (-(1i64 << (w - 1)), (1i64 << (w - 1)) - 1)
+                };
                 match self.t.below(5) {
                     0 => lo,
                     1 => hi,
@@ -342,8 +423,20 @@ impl Gen<'_> {
     }
 
     fn float_value(&mut self, ty: &Type) -> f64 {
-        let mut choices =
-            vec![0.0, -0.0, 1.0, -2.5, 0.1, 1e-3, 3.75, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN, 65504.0];
+        let mut choices = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -2.5,
+            0.1,
+            1e-3,
+            3.75,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            65504.0,
+        ];
         if !self.cfg.mlir || !matches!(ty, Type::F16) {
             choices.push(3.0e38);
         }
@@ -363,14 +456,22 @@ impl Gen<'_> {
         };
         // Not `arith::build_constant`: it gives a boolean constant an
         // `index` result.
-        bld(&mut self.m, block, bt).insert_value(OpSpec::new("arith.constant").attr("value", value).results([ty.clone()]))
+        bld(&mut self.m, block, bt).insert_value(
+            OpSpec::new("arith.constant")
+                .attr("value", value)
+                .results([ty.clone()]),
+        )
     }
 
     fn binary(&mut self, block: Block, bt: bool, env: &mut Env) {
         let a = self.scalar_in_scope(block, bt, env, Type::is_scalar);
         let ty = self.m.value_type(a).clone();
         let b = self.value_of(block, bt, env, &ty);
-        let name = if ty.is_float() { self.t.pick(&arith::FLOAT_BINARY) } else { self.t.pick(&arith::INT_BINARY) };
+        let name = if ty.is_float() {
+            self.t.pick(&arith::FLOAT_BINARY)
+        } else {
+            self.t.pick(&arith::INT_BINARY)
+        };
         let v = arith::build_binary(&mut bld(&mut self.m, block, bt), name, a, b);
         env.values.push(v);
     }
@@ -390,7 +491,14 @@ impl Gen<'_> {
                     }
                 }
                 for f in [Type::F16, Type::BF16, Type::F32, Type::F64] {
-                    options.push((if self.t.chance(50) { "sitofp" } else { "uitofp" }, f));
+                    options.push((
+                        if self.t.chance(50) {
+                            "sitofp"
+                        } else {
+                            "uitofp"
+                        },
+                        f,
+                    ));
                 }
                 options.push(("index_cast", Type::Index));
                 options.push(("index_castui", Type::Index));
@@ -445,7 +553,9 @@ impl Gen<'_> {
     }
 
     fn math(&mut self, block: Block, bt: bool, env: &mut Env) {
-        let x = self.scalar_in_scope(block, bt, env, |t| t.is_float() || (t.is_int() && *t != Type::Int(1)));
+        let x = self.scalar_in_scope(block, bt, env, |t| {
+            t.is_float() || (t.is_int() && *t != Type::Int(1))
+        });
         let ty = self.m.value_type(x).clone();
         let v = if ty.is_float() {
             if self.t.chance(15) {
@@ -468,7 +578,11 @@ impl Gen<'_> {
             return match self.t.below(3) {
                 0 if nd > 0 => AffineExpr::Dim(self.t.below(nd as usize) as u32),
                 1 if ns > 0 => AffineExpr::Sym(self.t.below(ns as usize) as u32),
-                _ => AffineExpr::Const(if !self.cfg.mlir && self.t.chance(3) { i64::MIN } else { self.t.range(-5, 12) }),
+                _ => AffineExpr::Const(if !self.cfg.mlir && self.t.chance(3) {
+                    i64::MIN
+                } else {
+                    self.t.range(-5, 12)
+                }),
             };
         }
         let a = self.affine_expr(nd, ns, depth + 1);
@@ -508,10 +622,17 @@ impl Gen<'_> {
 
     fn bound(&mut self, env: &Env, lower: bool) -> affine::Bound {
         match self.t.below(4) {
-            0 | 1 => affine::Bound::constant(if lower { self.t.range(-3, 4) } else { self.t.range(5, 20) }),
+            0 | 1 => affine::Bound::constant(if lower {
+                self.t.range(-3, 4)
+            } else {
+                self.t.range(5, 20)
+            }),
             2 if !env.syms.is_empty() && !lower => {
                 let s = self.t.pick(&env.syms);
-                affine::Bound { map: AffineMap::new(0, 1, vec![AffineExpr::Sym(0)]), operands: vec![s] }
+                affine::Bound {
+                    map: AffineMap::new(0, 1, vec![AffineExpr::Sym(0)]),
+                    operands: vec![s],
+                }
             }
             _ => {
                 let n = if self.t.chance(30) { 2 } else { 1 };
@@ -526,11 +647,20 @@ impl Gen<'_> {
         let lower = self.bound(env, true);
         let upper = self.bound(env, false);
         let step = self.t.range(1, 4);
-        let (op, iv, body) = affine::build_for(&mut bld(&mut self.m, block, bt), lower, upper, step);
+        let (op, iv, body) =
+            affine::build_for(&mut bld(&mut self.m, block, bt), lower, upper, step);
         self.loop_counter += 1;
-        self.m.set_attr(op, "loop_name", Attribute::string(format!("l{}", self.loop_counter)));
+        self.m.set_attr(
+            op,
+            "loop_name",
+            Attribute::string(format!("l{}", self.loop_counter)),
+        );
         if depth == 0 && self.t.chance(50) {
-            self.m.set_attr(op, "op_name", Attribute::string(format!("S_{}", self.loop_counter)));
+            self.m.set_attr(
+                op,
+                "op_name",
+                Attribute::string(format!("S_{}", self.loop_counter)),
+            );
         }
         let mut inner = env.clone();
         inner.affine_ivs.push(iv);
@@ -541,11 +671,18 @@ impl Gen<'_> {
     fn affine_if(&mut self, block: Block, bt: bool, env: &mut Env, depth: u32) {
         let nd = self.t.below(env.affine_ivs.len() + 1) as u32;
         let ns = self.t.below(env.syms.len().min(1) + 1) as u32;
-        let constraints = (0..1 + self.t.below(2)).map(|_| (self.affine_expr(nd, ns, 0), self.t.chance(30))).collect();
-        let set = IntegerSet { num_dims: nd, num_syms: ns, constraints };
+        let constraints = (0..1 + self.t.below(2))
+            .map(|_| (self.affine_expr(nd, ns, 0), self.t.chance(30)))
+            .collect();
+        let set = IntegerSet {
+            num_dims: nd,
+            num_syms: ns,
+            constraints,
+        };
         let operands = self.map_operands(&AffineMap::new(nd, ns, vec![]), env);
         let with_else = self.t.chance(50);
-        let (_, then_block, else_block) = affine::build_if(&mut bld(&mut self.m, block, bt), set, &operands, with_else);
+        let (_, then_block, else_block) =
+            affine::build_if(&mut bld(&mut self.m, block, bt), set, &operands, with_else);
         self.stmts(then_block, true, &mut env.clone(), depth + 1, false);
         if let Some(e) = else_block {
             self.stmts(e, true, &mut env.clone(), depth + 1, false);
@@ -557,12 +694,18 @@ impl Gen<'_> {
             return;
         }
         let mref = self.t.pick(&env.memrefs);
-        let Some(mt) = self.m.value_type(mref).as_memref().cloned() else { return };
+        let Some(mt) = self.m.value_type(mref).as_memref().cloned() else {
+            return;
+        };
         let map = if self.t.chance(40) && env.affine_ivs.len() >= mt.rank() {
             // The common canonical case: one iv per dimension.
             AffineMap::identity(mt.rank() as u32)
         } else {
-            self.affine_map(env.affine_ivs.len().min(3), env.syms.len().min(1), mt.rank())
+            self.affine_map(
+                env.affine_ivs.len().min(3),
+                env.syms.len().min(1),
+                mt.rank(),
+            )
         };
         let operands = if map.is_identity() && map.num_dims as usize <= env.affine_ivs.len() {
             env.affine_ivs[..map.num_dims as usize].to_vec()
@@ -598,8 +741,12 @@ impl Gen<'_> {
             }
             1 | 2 if !env.memrefs.is_empty() => {
                 let mref = self.t.pick(&env.memrefs);
-                let Some(mt) = self.m.value_type(mref).as_memref().cloned() else { return };
-                let indices: Vec<Value> = (0..mt.rank()).map(|_| self.index_value(block, bt, env)).collect();
+                let Some(mt) = self.m.value_type(mref).as_memref().cloned() else {
+                    return;
+                };
+                let indices: Vec<Value> = (0..mt.rank())
+                    .map(|_| self.index_value(block, bt, env))
+                    .collect();
                 if self.t.chance(50) {
                     let v = memref::build_load(&mut bld(&mut self.m, block, bt), mref, &indices);
                     env.values.push(v);
@@ -626,7 +773,11 @@ impl Gen<'_> {
         let (op, iv, body) = scf::build_for(&mut bld(&mut self.m, block, bt), lb, ub, step);
         if self.t.chance(50) {
             self.loop_counter += 1;
-            self.m.set_attr(op, "loop_name", Attribute::string(format!("s{}", self.loop_counter)));
+            self.m.set_attr(
+                op,
+                "loop_name",
+                Attribute::string(format!("s{}", self.loop_counter)),
+            );
         }
         let mut inner = env.clone();
         inner.values.push(iv);
@@ -636,7 +787,8 @@ impl Gen<'_> {
     fn scf_if(&mut self, block: Block, bt: bool, env: &mut Env, depth: u32, in_unknown: bool) {
         let c = self.value_of(block, bt, env, &Type::Int(1));
         let with_else = self.t.chance(50);
-        let (_, then_block, else_block) = scf::build_if(&mut bld(&mut self.m, block, bt), c, with_else);
+        let (_, then_block, else_block) =
+            scf::build_if(&mut bld(&mut self.m, block, bt), c, with_else);
         self.stmts(then_block, true, &mut env.clone(), depth + 1, in_unknown);
         if let Some(e) = else_block {
             self.stmts(e, true, &mut env.clone(), depth + 1, in_unknown);
@@ -646,8 +798,16 @@ impl Gen<'_> {
     // ----- unregistered ops and attributes ----------------------------------------------
 
     fn opaque_type(&mut self) -> Type {
-        let body = self.t.pick(&["aref<memref<4xf32>, 2>", "handle<\"cfg\", [1, 2]>", "token", "pair<(i32) -> (f32), {a = 1}>"]);
-        Type::Opaque { dialect: "gemmini".into(), body: body.to_string() }
+        let body = self.t.pick(&[
+            "aref<memref<4xf32>, 2>",
+            "handle<\"cfg\", [1, 2]>",
+            "token",
+            "pair<(i32) -> (f32), {a = 1}>",
+        ]);
+        Type::Opaque {
+            dialect: "gemmini".into(),
+            body: body.to_string(),
+        }
     }
 
     fn any_type(&mut self, depth: u32) -> Type {
@@ -655,8 +815,12 @@ impl Gen<'_> {
             0 => self.memref_type(),
             1 if self.cfg.unregistered => self.opaque_type(),
             2 if depth < 2 => {
-                let inputs = (0..self.t.below(3)).map(|_| self.any_type(depth + 1)).collect();
-                let results = (0..self.t.below(3)).map(|_| self.any_type(depth + 1)).collect();
+                let inputs = (0..self.t.below(3))
+                    .map(|_| self.any_type(depth + 1))
+                    .collect();
+                let results = (0..self.t.below(3))
+                    .map(|_| self.any_type(depth + 1))
+                    .collect();
                 Type::Function(crate::FunctionType { inputs, results })
             }
             _ => self.t.pick(&SCALAR_TYPES),
@@ -676,7 +840,18 @@ impl Gen<'_> {
                 let ty = self.t.pick(&[Type::F16, Type::BF16, Type::F32, Type::F64]);
                 Attribute::float(self.float_value(&ty), ty)
             }
-            4 => Attribute::String(self.t.pick(&["", "WS", "a \"q\" \\ b", "line\nbreak\ttab", "é ü", "\u{1}ctl"]).to_string()),
+            4 => Attribute::String(
+                self.t
+                    .pick(&[
+                        "",
+                        "WS",
+                        "a \"q\" \\ b",
+                        "line\nbreak\ttab",
+                        "é ü",
+                        "\u{1}ctl",
+                    ])
+                    .to_string(),
+            ),
             5 => Attribute::Type(self.any_type(0)),
             6 => {
                 let n = 1 + self.t.below(3);
@@ -685,19 +860,34 @@ impl Gen<'_> {
             7 => {
                 let nd = self.t.below(3) as u32;
                 let ns = self.t.below(2) as u32;
-                let constraints = (0..1 + self.t.below(2)).map(|_| (self.affine_expr(nd, ns, 0), self.t.chance(40))).collect();
-                Attribute::IntegerSet(IntegerSet { num_dims: nd, num_syms: ns, constraints })
+                let constraints = (0..1 + self.t.below(2))
+                    .map(|_| (self.affine_expr(nd, ns, 0), self.t.chance(40)))
+                    .collect();
+                Attribute::IntegerSet(IntegerSet {
+                    num_dims: nd,
+                    num_syms: ns,
+                    constraints,
+                })
             }
             8 => Attribute::DenseArray {
                 elem: self.t.pick(&[Type::Int(32), Type::Int(64)]),
-                values: (0..self.t.below(4)).map(|_| self.t.range(-3, 100)).collect(),
+                values: (0..self.t.below(4))
+                    .map(|_| self.t.range(-3, 100))
+                    .collect(),
             },
-            9 => Attribute::SymbolRef(self.t.pick(&["helper", "kernel0", "with space"]).to_string()),
+            9 => Attribute::SymbolRef(
+                self.t
+                    .pick(&["helper", "kernel0", "with space"])
+                    .to_string(),
+            ),
             10 => Attribute::Array((0..self.t.below(4)).map(|_| self.attr(depth - 1)).collect()),
             _ => {
                 let mut d = BTreeMap::new();
                 for _ in 0..self.t.below(4) {
-                    let k = self.t.pick(&["a", "loop_name", "accc.x", "two words", "q\"k"]).to_string();
+                    let k = self
+                        .t
+                        .pick(&["a", "loop_name", "accc.x", "two words", "q\"k"])
+                        .to_string();
                     let v = self.attr(depth - 1);
                     d.insert(k, v);
                 }
@@ -707,7 +897,12 @@ impl Gen<'_> {
     }
 
     fn unknown_op(&mut self, block: Block, bt: bool, env: &mut Env, depth: u32) {
-        let name = self.t.pick(&["gemmini.mvin", "gemmini.compute", "test.op", "nki.nc_matmul"]);
+        let name = self.t.pick(&[
+            "gemmini.mvin",
+            "gemmini.compute",
+            "test.op",
+            "nki.nc_matmul",
+        ]);
         let mut operands = vec![];
         for _ in 0..self.t.below(3) {
             let pool: Vec<Value> = env.values.iter().chain(&env.memrefs).copied().collect();
@@ -718,7 +913,10 @@ impl Gen<'_> {
         let results: Vec<Type> = (0..self.t.below(3)).map(|_| self.any_type(0)).collect();
         let mut spec = OpSpec::new(name).operands(operands).results(results);
         for _ in 0..self.t.below(3) {
-            let k = self.t.pick(&["dataflow", "rows", "accc.map", "odd key"]).to_string();
+            let k = self
+                .t
+                .pick(&["dataflow", "rows", "accc.map", "odd key"])
+                .to_string();
             let v = self.attr(2);
             spec = spec.attr(k, v);
         }
@@ -726,7 +924,9 @@ impl Gen<'_> {
         let op = bld(&mut self.m, block, bt).insert(spec.regions(num_regions));
         for region in self.m.op_regions(op).to_vec() {
             for _ in 0..self.t.below(3) {
-                let args: Vec<Type> = (0..self.t.below(3)).map(|_| self.t.pick(&SCALAR_TYPES)).collect();
+                let args: Vec<Type> = (0..self.t.below(3))
+                    .map(|_| self.t.pick(&SCALAR_TYPES))
+                    .collect();
                 let b = self.m.append_block(region, &args);
                 let mut inner = env.clone();
                 inner.values.extend(self.m.block_args(b).iter().copied());
@@ -749,6 +949,10 @@ impl Gen<'_> {
 
 /// Ops of non-upstream dialects (they need `--allow-unregistered-dialect`).
 pub(crate) fn has_unregistered(m: &Module) -> bool {
-    const UPSTREAM: [&str; 7] = ["builtin", "func", "affine", "arith", "math", "memref", "scf"];
-    m.walk_ops(m.top()).iter().any(|&o: &Op| !UPSTREAM.contains(&m.op_name(o).split('.').next().unwrap_or("")))
+    const UPSTREAM: [&str; 7] = [
+        "builtin", "func", "affine", "arith", "math", "memref", "scf",
+    ];
+    m.walk_ops(m.top())
+        .iter()
+        .any(|&o: &Op| !UPSTREAM.contains(&m.op_name(o).split('.').next().unwrap_or("")))
 }

@@ -10,26 +10,54 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 const OPTIONS: [PrintOptions; 4] = [
-    PrintOptions { print_locations: false, generic: false },
-    PrintOptions { print_locations: true, generic: false },
-    PrintOptions { print_locations: false, generic: true },
-    PrintOptions { print_locations: true, generic: true },
+    PrintOptions {
+        print_locations: false,
+        generic: false,
+    },
+    PrintOptions {
+        print_locations: true,
+        generic: false,
+    },
+    PrintOptions {
+        print_locations: false,
+        generic: true,
+    },
+    PrintOptions {
+        print_locations: true,
+        generic: true,
+    },
 ];
 
 pub(crate) fn check_round_trip(m: &Module) -> Result<(), String> {
     if let Err(errors) = crate::verify_module(m) {
-        return Err(format!("generated module does not verify: {errors:?}\n{}", print_module_with(m, &OPTIONS[3])));
+        return Err(format!(
+            "generated module does not verify: {errors:?}\n{}",
+            print_module_with(m, &OPTIONS[3])
+        ));
     }
     for opts in &OPTIONS {
         let text = print_module_with(m, opts);
         let file = SourceFile::new("gen.mlir", text.clone());
-        let back =
-            parse_module(&file).map_err(|d| format!("{opts:?}: reparse failed:\n{}\n{text}", crate::diag::render(&file, &d)))?;
-        structurally_equal_with(m, &back, EqOptions { names: true, locations: opts.print_locations })
-            .map_err(|e| format!("{opts:?}: {e}\n{text}"))?;
+        let back = parse_module(&file).map_err(|d| {
+            format!(
+                "{opts:?}: reparse failed:\n{}\n{text}",
+                crate::diag::render(&file, &d)
+            )
+        })?;
+        structurally_equal_with(
+            m,
+            &back,
+            EqOptions {
+                names: true,
+                locations: opts.print_locations,
+            },
+        )
+        .map_err(|e| format!("{opts:?}: {e}\n{text}"))?;
         let again = print_module_with(&back, opts);
         if again != text {
-            return Err(format!("{opts:?}: printing is not a fixed point:\n{text}\n----- vs -----\n{again}"));
+            return Err(format!(
+                "{opts:?}: printing is not a fixed point:\n{text}\n----- vs -----\n{again}"
+            ));
         }
     }
     Ok(())

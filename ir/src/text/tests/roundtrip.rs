@@ -17,16 +17,35 @@ pub(crate) fn parse(text: &str) -> crate::Module {
 pub(crate) fn assert_fixed_point(text: &str) {
     let m = parse(text);
     let printed = print_module(&m);
-    assert_eq!(printed, text, "printing is not the identity on canonical text");
+    assert_eq!(
+        printed, text,
+        "printing is not the identity on canonical text"
+    );
     for opts in [
-        PrintOptions { generic: true, print_locations: false },
-        PrintOptions { generic: true, print_locations: true },
-        PrintOptions { generic: false, print_locations: true },
+        PrintOptions {
+            generic: true,
+            print_locations: false,
+        },
+        PrintOptions {
+            generic: true,
+            print_locations: true,
+        },
+        PrintOptions {
+            generic: false,
+            print_locations: true,
+        },
     ] {
         let t = print_module_with(&m, &opts);
         let back = parse(&t);
-        structurally_equal_with(&m, &back, EqOptions { names: true, locations: true })
-            .unwrap_or_else(|e| panic!("{opts:?}: {e}\n{t}"));
+        structurally_equal_with(
+            &m,
+            &back,
+            EqOptions {
+                names: true,
+                locations: true,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{opts:?}: {e}\n{t}"));
         assert_eq!(print_module_with(&back, &opts), t);
     }
 }
@@ -57,8 +76,17 @@ fn gemm_parses_verifies_and_prints_back() {
     let m = parse(GEMM);
     crate::verify_module(&m).unwrap();
     let f = m.lookup_symbol("gemm").unwrap();
-    assert_eq!(m.walk_ops(f).iter().filter(|o| m.op_name(**o) == "affine.for").count(), 3);
-    assert_eq!(crate::dialects::func::arg_attr(&m, f, 2, "accc.output"), Some(&crate::Attribute::Unit));
+    assert_eq!(
+        m.walk_ops(f)
+            .iter()
+            .filter(|o| m.op_name(**o) == "affine.for")
+            .count(),
+        3
+    );
+    assert_eq!(
+        crate::dialects::func::arg_attr(&m, f, 2, "accc.output"),
+        Some(&crate::Attribute::Unit)
+    );
     assert_fixed_point(GEMM);
 }
 
@@ -142,7 +170,12 @@ fn functions_calls_and_results() {
 #[test]
 fn names_are_made_unique_and_valid() {
     let mut m = crate::Module::new();
-    let (_, entry) = crate::dialects::func::build_func(&mut m, "f", vec![crate::Type::Index, crate::Type::Index], vec![]);
+    let (_, entry) = crate::dialects::func::build_func(
+        &mut m,
+        "f",
+        vec![crate::Type::Index, crate::Type::Index],
+        vec![],
+    );
     let args = m.block_args(entry).to_vec();
     m.set_name_hint(args[0], "i");
     m.set_name_hint(args[1], "i");
@@ -187,14 +220,40 @@ module {
 "#;
     let m = parse(text);
     let f = m.lookup_symbol("k").unwrap();
-    assert_eq!(m.op(f).loc, crate::Location::FileLineCol { file: "k.acc".into(), line: 1, col: 1 });
+    assert_eq!(
+        m.op(f).loc,
+        crate::Location::FileLineCol {
+            file: "k.acc".into(),
+            line: 1,
+            col: 1
+        }
+    );
     let ops = m.walk_ops(f);
-    let c0 = ops.iter().find(|o| m.op_name(**o) == "arith.constant").unwrap();
-    assert_eq!(m.op(*c0).loc, crate::Location::FileLineCol { file: "k.acc".into(), line: 2, col: 3 });
+    let c0 = ops
+        .iter()
+        .find(|o| m.op_name(**o) == "arith.constant")
+        .unwrap();
+    assert_eq!(
+        m.op(*c0).loc,
+        crate::Location::FileLineCol {
+            file: "k.acc".into(),
+            line: 2,
+            col: 3
+        }
+    );
     assert_eq!(m.name_hint(m.result(*c0, 0)), Some("c0"));
     let text2 = print_module(&m);
-    assert!(text2.contains("%0 = affine.apply affine_map<(d0) -> (d0 * 16)>(%arg1)"), "{text2}");
-    assert!(text2.contains("%1, %2 = \"test.two\"() : () -> (i32, i32)"), "{text2}");
-    assert!(text2.contains("%3 = affine.load %arg0[%c0] : memref<16xf32>"), "{text2}");
+    assert!(
+        text2.contains("%0 = affine.apply affine_map<(d0) -> (d0 * 16)>(%arg1)"),
+        "{text2}"
+    );
+    assert!(
+        text2.contains("%1, %2 = \"test.two\"() : () -> (i32, i32)"),
+        "{text2}"
+    );
+    assert!(
+        text2.contains("%3 = affine.load %arg0[%c0] : memref<16xf32>"),
+        "{text2}"
+    );
     assert_fixed_point(&text2);
 }
