@@ -1,5 +1,6 @@
 //! Seeded random token mutations of the examples never panic anywhere in
-//! parse + check + render, and every diagnostic has a primary span.
+//! parse + check + lower + render, every diagnostic has a primary span, and
+//! every mutant the checker accepts lowers to verified IR.
 
 use super::examples::example_files;
 use accc_ir::diag::{render, SourceFile};
@@ -87,8 +88,15 @@ fn a_thousand_mutations_never_panic() {
         }
         let mutated = tokens.concat();
         let file = SourceFile::new(format!("{name}#{case}"), mutated.clone());
+        // A program the checker accepts must also lower to verified IR: the
+        // lowering reports its own bugs as internal errors, caught here.
         let outcome = std::panic::catch_unwind(|| match accc_dsl::parse_and_check(&file) {
-            Ok(_) => None,
+            Ok(program) => {
+                if let Err(diags) = accc_dsl::lower::lower_program(&file, &program, None) {
+                    panic!("case {case}: a checked program failed to lower:\n{}", render(&file, &diags));
+                }
+                None
+            }
             Err(diags) => Some((diags.clone(), render(&file, &diags))),
         });
         match outcome {
