@@ -2111,21 +2111,32 @@ impl<'a> Parser<'a> {
 
     // ----- affine maps, sets and expressions ------------------------------------------
 
-    fn parse_map_ref(&mut self) -> PResult<AffineMap> {
+    /// If the current token is a `#alias`, consumes it and returns the
+    /// aliased attribute, checked to be a `what` by `pick`.
+    fn alias_ref<T>(
+        &mut self,
+        what: &str,
+        pick: impl Fn(&Attribute) -> Option<T>,
+    ) -> Option<PResult<T>> {
         let t = self.tok;
-        if t.kind == Tok::HashId {
-            self.bump();
-            return match self.attr_aliases.get(&self.text(t)[1..]) {
-                Some(Attribute::AffineMap(m)) => Ok(m.clone()),
-                Some(_) => Err(err(
-                    t.span,
-                    format!("`{}` is not an affine map", self.text(t)),
-                )),
-                None => Err(err(
-                    t.span,
-                    format!("undefined attribute alias `{}`", self.text(t)),
-                )),
-            };
+        if t.kind != Tok::HashId {
+            return None;
+        }
+        self.bump();
+        Some(match self.attr_aliases.get(&self.text(t)[1..]) {
+            Some(attr) => {
+                pick(attr).ok_or_else(|| err(t.span, format!("`{}` is not {what}", self.text(t))))
+            }
+            None => Err(err(
+                t.span,
+                format!("undefined attribute alias `{}`", self.text(t)),
+            )),
+        })
+    }
+
+    fn parse_map_ref(&mut self) -> PResult<AffineMap> {
+        if let Some(aliased) = self.alias_ref("an affine map", |a| a.as_affine_map().cloned()) {
+            return aliased;
         }
         self.expect_keyword("affine_map", "")?;
         self.expect(Tok::Less, "after `affine_map`")?;
@@ -2147,20 +2158,8 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_set_ref(&mut self) -> PResult<IntegerSet> {
-        let t = self.tok;
-        if t.kind == Tok::HashId {
-            self.bump();
-            return match self.attr_aliases.get(&self.text(t)[1..]) {
-                Some(Attribute::IntegerSet(s)) => Ok(s.clone()),
-                Some(_) => Err(err(
-                    t.span,
-                    format!("`{}` is not an integer set", self.text(t)),
-                )),
-                None => Err(err(
-                    t.span,
-                    format!("undefined attribute alias `{}`", self.text(t)),
-                )),
-            };
+        if let Some(aliased) = self.alias_ref("an integer set", |a| a.as_integer_set().cloned()) {
+            return aliased;
         }
         self.expect_keyword("affine_set", "")?;
         self.expect(Tok::Less, "after `affine_set`")?;
