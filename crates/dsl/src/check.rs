@@ -1335,10 +1335,12 @@ impl<'a> Checker<'a> {
         Resolved::Undefined
     }
 
-    fn value_candidates(&self, body: &Body) -> Vec<String> {
+    /// Reports an undefined value name (`what`: "name", "tensor"), suggesting
+    /// a close name among the values visible in `body` and the constants.
+    fn undefined_value(&mut self, body: &Body, id: &Ident, what: &str) {
         let mut names: Vec<String> = body.visible_names().into_iter().map(String::from).collect();
         names.extend(self.const_by_name.keys().cloned());
-        names
+        self.undefined(id, Some(body), names.iter().map(String::as_str), what);
     }
 
     // -------------------------------------------------------------- indices
@@ -1468,13 +1470,7 @@ impl<'a> Checker<'a> {
                     None
                 }
                 Resolved::Undefined => {
-                    let candidates = self.value_candidates(body);
-                    self.undefined(
-                        id,
-                        Some(body),
-                        candidates.iter().map(String::as_str),
-                        "name",
-                    );
+                    self.undefined_value(body, id, "name");
                     None
                 }
             },
@@ -1702,13 +1698,7 @@ impl<'a> Checker<'a> {
                     None
                 }
                 Resolved::Undefined => {
-                    let candidates = self.value_candidates(body);
-                    self.undefined(
-                        id,
-                        Some(body),
-                        candidates.iter().map(String::as_str),
-                        "name",
-                    );
+                    self.undefined_value(body, id, "name");
                     None
                 }
             },
@@ -2124,13 +2114,7 @@ impl<'a> Checker<'a> {
                 return None;
             }
             Resolved::Undefined => {
-                let candidates = self.value_candidates(body);
-                self.undefined(
-                    tensor,
-                    Some(body),
-                    candidates.iter().map(String::as_str),
-                    "tensor",
-                );
+                self.undefined_value(body, tensor, "tensor");
                 for i in indices {
                     let _ = self.affine(body, i);
                 }

@@ -453,6 +453,32 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Parses `(inputs) -> results` for already-parsed operands, checking that
+    /// it lists one input type per operand (`noun`: "operand", "argument")
+    /// and that each matches; returns the result types.
+    fn parse_operands_function_type(
+        &mut self,
+        operands: &[(Value, Span)],
+        noun: &str,
+    ) -> PResult<Vec<Type>> {
+        let ft_span = self.tok.span;
+        let (inputs, results) = self.parse_function_type()?;
+        if inputs.len() != operands.len() {
+            return Err(err(
+                ft_span,
+                format!(
+                    "the type lists {} {noun} type(s) for {} {noun}(s)",
+                    inputs.len(),
+                    operands.len()
+                ),
+            ));
+        }
+        for (o, t) in operands.iter().zip(&inputs) {
+            self.check_type(*o, t)?;
+        }
+        Ok(results)
+    }
+
     fn check_type(&self, (v, span): (Value, Span), expected: &Type) -> PResult<()> {
         let actual = self.m.value_type(v);
         if actual != expected {
@@ -851,21 +877,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.expect(Tok::Colon, "followed by the op's type after the operands")?;
-        let ft_span = self.tok.span;
-        let (inputs, results) = self.parse_function_type()?;
-        if inputs.len() != operands.len() {
-            return Err(err(
-                ft_span,
-                format!(
-                    "the type lists {} operand type(s) for {} operand(s)",
-                    inputs.len(),
-                    operands.len()
-                ),
-            ));
-        }
-        for (o, t) in operands.iter().zip(&inputs) {
-            self.check_type(*o, t)?;
-        }
+        let results = self.parse_operands_function_type(&operands, "operand")?;
         let mut spec = OpSpec::new(name)
             .operands(operands.iter().map(|(v, _)| *v))
             .results(results);
@@ -1202,21 +1214,7 @@ impl<'a> Parser<'a> {
             Tok::Colon,
             "followed by the callee's type after the arguments",
         )?;
-        let ft_span = self.tok.span;
-        let (inputs, results) = self.parse_function_type()?;
-        if inputs.len() != operands.len() {
-            return Err(err(
-                ft_span,
-                format!(
-                    "the type lists {} argument type(s) for {} argument(s)",
-                    inputs.len(),
-                    operands.len()
-                ),
-            ));
-        }
-        for (o, t) in operands.iter().zip(&inputs) {
-            self.check_type(*o, t)?;
-        }
+        let results = self.parse_operands_function_type(&operands, "argument")?;
         let spec = OpSpec::new("func.call")
             .attr("callee", Attribute::SymbolRef(callee))
             .operands(operands.iter().map(|(v, _)| *v))

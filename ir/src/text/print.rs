@@ -666,6 +666,19 @@ impl<'m> Printer<'m> {
         Some(plain)
     }
 
+    /// The body of a loop op in the shape its pretty form needs: one block
+    /// with a single `index` argument (the induction variable), ending in
+    /// `terminator`; with whether that terminator may be left out.
+    fn loop_body(&self, op: Op, terminator: &str) -> Option<(Block, Value, bool)> {
+        let body = self.single_block(op, 0)?;
+        let iv = match self.m.block_args(body) {
+            [iv] if *self.m.value_type(*iv) == Type::Index => *iv,
+            _ => return None,
+        };
+        let elide = self.terminator_elision(op, body, terminator)?;
+        Some((body, iv, elide))
+    }
+
     fn print_module_op(&mut self, op: Op) -> bool {
         let m = self.m;
         if !m.operands(op).is_empty() || !m.results(op).is_empty() || m.op_regions(op).len() != 1 {
@@ -1004,15 +1017,7 @@ impl<'m> Printer<'m> {
                 {
                     return false;
                 }
-                let Some(body) = self.single_block(op, 0) else {
-                    return false;
-                };
-                let args = m.block_args(body);
-                if args.len() != 1 || *m.value_type(args[0]) != Type::Index {
-                    return false;
-                }
-                let iv = args[0];
-                let Some(elide) = self.terminator_elision(op, body, "affine.yield") else {
+                let Some((body, iv, elide)) = self.loop_body(op, "affine.yield") else {
                     return false;
                 };
                 let (lo, hi) = operands.split_at(lb.num_inputs());
@@ -1361,15 +1366,7 @@ impl<'m> Printer<'m> {
                 {
                     return false;
                 }
-                let Some(body) = self.single_block(op, 0) else {
-                    return false;
-                };
-                let args = m.block_args(body);
-                if args.len() != 1 || *m.value_type(args[0]) != Type::Index {
-                    return false;
-                }
-                let iv = args[0];
-                let Some(elide) = self.terminator_elision(op, body, "scf.yield") else {
+                let Some((body, iv, elide)) = self.loop_body(op, "scf.yield") else {
                     return false;
                 };
                 self.out.push_str("scf.for ");

@@ -93,7 +93,10 @@ fn a_thousand_mutations_never_panic() {
         let outcome = std::panic::catch_unwind(|| match accc_dsl::parse_and_check(&file) {
             Ok(program) => {
                 if let Err(diags) = accc_dsl::lower::lower_program(&file, &program, None) {
-                    panic!("case {case}: a checked program failed to lower:\n{}", render(&file, &diags));
+                    panic!(
+                        "case {case}: a checked program failed to lower:\n{}",
+                        render(&file, &diags)
+                    );
                 }
                 None
             }
