@@ -24,7 +24,7 @@ pub const CMPF_PREDICATES: [&str; 16] = [
 ];
 
 /// Binary ops on integers (and `index`).
-pub const INT_BINARY: [&str; 18] = [
+pub const INT_BINARY: [&str; 19] = [
     "addi",
     "subi",
     "muli",
@@ -43,6 +43,7 @@ pub const INT_BINARY: [&str; 18] = [
     "shrsi",
     "shrui",
     "floordivsi",
+    "ceildivsi",
 ];
 /// Binary ops on floats.
 pub const FLOAT_BINARY: [&str; 9] = [

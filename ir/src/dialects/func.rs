@@ -83,6 +83,54 @@ pub fn set_arg_attr(m: &mut Module, op: Op, index: usize, name: &str, value: Att
     m.set_attr(op, "arg_attrs", Attribute::Array(dicts));
 }
 
+/// One parameter of a kernel as the front end describes it: the
+/// `accc.name`, `accc.dtype` and `accc.output` argument attributes plus the
+/// IR type. Runners and targets read kernels' interfaces through this.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelParam {
+    pub index: usize,
+    pub name: String,
+    /// The source element type (`i8`, `u8`, `f32`, ...): IR integers are
+    /// signless, so this is where signedness survives. Falls back to the IR
+    /// element type's spelling (`i8`, `f32`) for functions without it.
+    pub dtype: String,
+    pub ty: Type,
+    pub is_output: bool,
+}
+
+impl KernelParam {
+    /// The memref type of a tensor parameter, `None` for a scalar.
+    pub fn memref(&self) -> Option<&crate::types::MemRefType> {
+        self.ty.as_memref()
+    }
+}
+
+/// The parameters of `func.func` `op`, in argument order. Arguments without
+/// `accc.name` are named `arg{i}`.
+pub fn kernel_params(m: &Module, op: Op) -> Vec<KernelParam> {
+    let Some(ft) = function_type(m, op) else {
+        return Vec::new();
+    };
+    ft.inputs
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| {
+            let elem = ty.as_memref().map_or(ty, |mr| &*mr.elem);
+            KernelParam {
+                index: i,
+                name: arg_attr(m, op, i, "accc.name")
+                    .and_then(Attribute::as_str)
+                    .map_or_else(|| format!("arg{i}"), str::to_string),
+                dtype: arg_attr(m, op, i, "accc.dtype")
+                    .and_then(Attribute::as_str)
+                    .map_or_else(|| elem.to_string(), str::to_string),
+                ty: ty.clone(),
+                is_output: arg_attr(m, op, i, "accc.output").is_some(),
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
     match m.op_name(op) {
         "func.func" => {

@@ -1,0 +1,1 @@
+//! accc-interp (being written).

@@ -1,0 +1,1 @@
+//! accc-tensor (being written).
