@@ -72,6 +72,22 @@ impl SourceFile {
         let col = self.text[self.line_starts[line]..offset].chars().count() + 1;
         (line + 1, col)
     }
+    /// The byte offset of a 1-based line and column (in characters), the
+    /// inverse of [`SourceFile::line_col`]; `None` outside the file.
+    pub fn offset_of(&self, line: u32, col: u32) -> Option<usize> {
+        let start = *self.line_starts.get((line as usize).checked_sub(1)?)?;
+        let end = self
+            .line_starts
+            .get(line as usize)
+            .copied()
+            .unwrap_or(self.text.len());
+        let skip = (col as usize).checked_sub(1)?;
+        match self.text[start..end].char_indices().nth(skip) {
+            Some((i, _)) => Some(start + i),
+            None if skip == self.text[start..end].chars().count() => Some(end),
+            None => None,
+        }
+    }
     /// The text of a span, clamped to the file and to char boundaries.
     pub fn snippet(&self, span: Span) -> &str {
         let (s, e) = self.clamp_span(span);

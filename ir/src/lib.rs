@@ -21,6 +21,7 @@ pub mod diag;
 pub mod dialects;
 pub mod entity;
 pub mod module;
+pub mod semantics;
 pub mod text;
 pub mod types;
 pub mod verify;

@@ -327,3 +327,98 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+// ---- Meaning -------------------------------------------------------------
+//
+// Affine expressions evaluate over `index` (64-bit, wrap-around): `+`, `*`,
+// `floordiv`, `ceildiv` and `mod` (the divisor's sign). Loads, stores and
+// loops are modelled by each engine; what they share is this evaluation.
+
+use crate::affine::AffineExpr;
+use crate::semantics::{derived, Domain, Fault, IntCompare, IntOp};
+
+/// The value of `expr` with `operands` bound to its dims, then symbols.
+pub fn eval_expr<D: Domain>(
+    d: &mut D,
+    expr: &AffineExpr,
+    num_dims: u32,
+    operands: &[D::Value],
+) -> Result<D::Value, Fault> {
+    let rec = |d: &mut D, e: &AffineExpr| eval_expr(d, e, num_dims, operands);
+    Ok(match expr {
+        AffineExpr::Dim(i) => operands[*i as usize].clone(),
+        AffineExpr::Sym(i) => operands[(num_dims + i) as usize].clone(),
+        AffineExpr::Const(c) => d.int_const(64, *c as u64),
+        AffineExpr::Add(a, b) | AffineExpr::Mul(a, b) => {
+            let (x, y) = (rec(d, a)?, rec(d, b)?);
+            let op = if matches!(expr, AffineExpr::Add(..)) {
+                IntOp::Add
+            } else {
+                IntOp::Mul
+            };
+            d.int_op(op, 64, &x, &y)?
+        }
+        AffineExpr::FloorDiv(a, b) => {
+            let (x, y) = (rec(d, a)?, rec(d, b)?);
+            derived::floor_div(d, 64, &x, &y)?
+        }
+        AffineExpr::CeilDiv(a, b) => {
+            let (x, y) = (rec(d, a)?, rec(d, b)?);
+            derived::ceil_div(d, 64, &x, &y)?
+        }
+        AffineExpr::Mod(a, b) => {
+            let (x, y) = (rec(d, a)?, rec(d, b)?);
+            derived::floor_mod(d, 64, &x, &y)?
+        }
+    })
+}
+
+/// The results of `map` applied to `operands` (dims, then symbols).
+pub fn eval_map<D: Domain>(
+    d: &mut D,
+    map: &AffineMap,
+    operands: &[D::Value],
+) -> Result<Vec<D::Value>, Fault> {
+    map.results
+        .iter()
+        .map(|e| eval_expr(d, e, map.num_dims, operands))
+        .collect()
+}
+
+/// Whether every constraint of `set` holds (an `i1`): `e >= 0` or `e == 0`.
+pub fn eval_set<D: Domain>(
+    d: &mut D,
+    set: &IntegerSet,
+    operands: &[D::Value],
+) -> Result<D::Value, Fault> {
+    let mut all = d.int_const(1, 1);
+    let zero = d.int_const(64, 0);
+    for (expr, is_equality) in &set.constraints {
+        let v = eval_expr(d, expr, set.num_dims, operands)?;
+        let holds = if *is_equality {
+            d.int_compare(IntCompare::Eq, 64, &v, &zero)
+        } else {
+            d.int_compare(IntCompare::Sle, 64, &zero, &v)
+        };
+        all = d.int_op(IntOp::And, 1, &all, &holds)?;
+    }
+    Ok(all)
+}
+
+/// The greatest (`max`) or least result of `map`: the lower and upper bound
+/// of an `affine.for`, and `affine.max`/`affine.min`.
+pub fn eval_extremum<D: Domain>(
+    d: &mut D,
+    map: &AffineMap,
+    operands: &[D::Value],
+    max: bool,
+) -> Result<D::Value, Fault> {
+    let mut values = eval_map(d, map, operands)?.into_iter();
+    let Some(mut best) = values.next() else {
+        return Err(Fault::EmptyMap);
+    };
+    for v in values {
+        best = derived::int_extremum(d, 64, max, true, &best, &v);
+    }
+    Ok(best)
+}

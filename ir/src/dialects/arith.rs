@@ -267,3 +267,353 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+// ---- Meaning -------------------------------------------------------------
+//
+// Each op resolves once into an [`ArithOp`] (so engines don't re-read names
+// and attributes per execution) and [`apply`] gives its value over any
+// [`Domain`]: the one definition the interpreter and the verifier share.
+
+use crate::semantics::{
+    derived, Domain, Fault, FloatCompare, FloatFormat, FloatOp, IntCompare, IntOp, ScalarType,
+};
+
+/// An `arith` op with its types resolved.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ArithOp {
+    Constant { ty: ScalarType, bits: u64 },
+    Int { op: IntBinary, width: u32 },
+    Float { op: FloatBinary, format: FloatFormat },
+    NegF(FloatFormat),
+    CmpI { predicate: u8, width: u32 },
+    CmpF { predicate: u8, format: FloatFormat },
+    Select,
+    Cast(Cast),
+}
+
+/// The ops of [`INT_BINARY`], in that order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntBinary {
+    AddI,
+    SubI,
+    MulI,
+    DivSI,
+    DivUI,
+    RemSI,
+    RemUI,
+    MaxSI,
+    MaxUI,
+    MinSI,
+    MinUI,
+    AndI,
+    OrI,
+    XOrI,
+    ShLI,
+    ShRSI,
+    ShRUI,
+    FloorDivSI,
+    CeilDivSI,
+}
+
+/// The ops of [`FLOAT_BINARY`], in that order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatBinary {
+    AddF,
+    SubF,
+    MulF,
+    DivF,
+    RemF,
+    MaximumF,
+    MinimumF,
+    MaxNumF,
+    MinNumF,
+}
+
+/// A conversion with its source and target types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cast {
+    /// `extsi`, `extui`, `trunci`, `index_cast`, `index_castui`.
+    Resize { from: u32, to: u32, signed: bool },
+    IntToFloat { from: u32, signed: bool, to: FloatFormat },
+    FloatToInt { from: FloatFormat, to: u32, signed: bool },
+    FloatConvert { from: FloatFormat, to: FloatFormat },
+    Bitcast { from: ScalarType, to: ScalarType },
+}
+
+const INT_BINARY_OPS: [IntBinary; 19] = [
+    IntBinary::AddI,
+    IntBinary::SubI,
+    IntBinary::MulI,
+    IntBinary::DivSI,
+    IntBinary::DivUI,
+    IntBinary::RemSI,
+    IntBinary::RemUI,
+    IntBinary::MaxSI,
+    IntBinary::MaxUI,
+    IntBinary::MinSI,
+    IntBinary::MinUI,
+    IntBinary::AndI,
+    IntBinary::OrI,
+    IntBinary::XOrI,
+    IntBinary::ShLI,
+    IntBinary::ShRSI,
+    IntBinary::ShRUI,
+    IntBinary::FloorDivSI,
+    IntBinary::CeilDivSI,
+];
+const FLOAT_BINARY_OPS: [FloatBinary; 9] = [
+    FloatBinary::AddF,
+    FloatBinary::SubF,
+    FloatBinary::MulF,
+    FloatBinary::DivF,
+    FloatBinary::RemF,
+    FloatBinary::MaximumF,
+    FloatBinary::MinimumF,
+    FloatBinary::MaxNumF,
+    FloatBinary::MinNumF,
+];
+
+/// Resolves a verified `arith` op; `Err` names what is unsupported.
+pub fn resolve(m: &Module, op: Op) -> Result<ArithOp, String> {
+    let full = m.op_name(op);
+    let name = full.strip_prefix("arith.").unwrap_or(full);
+    let scalar = |v: Value| {
+        ScalarType::of(m.value_type(v))
+            .ok_or_else(|| format!("`{full}` on non-scalar type `{}`", m.value_type(v)))
+    };
+    let int_width = |v: Value| match scalar(v)? {
+        ScalarType::Int(w) => Ok(w),
+        ScalarType::Float(_) => Err(format!("`{full}` expects integers")),
+    };
+    let float_format = |v: Value| match scalar(v)? {
+        ScalarType::Float(f) => Ok(f),
+        ScalarType::Int(_) => Err(format!("`{full}` expects floats")),
+    };
+    if let Some(i) = INT_BINARY.iter().position(|n| *n == name) {
+        let width = int_width(m.operand(op, 0))?;
+        return Ok(ArithOp::Int {
+            op: INT_BINARY_OPS[i],
+            width,
+        });
+    }
+    if let Some(i) = FLOAT_BINARY.iter().position(|n| *n == name) {
+        let format = float_format(m.operand(op, 0))?;
+        return Ok(ArithOp::Float {
+            op: FLOAT_BINARY_OPS[i],
+            format,
+        });
+    }
+    let predicate = || {
+        m.attr(op, "predicate")
+            .and_then(Attribute::as_int)
+            .map(|p| p as u8)
+            .ok_or_else(|| format!("`{full}` has no predicate"))
+    };
+    Ok(match name {
+        "constant" => {
+            let ty = scalar(m.result(op, 0))?;
+            let bits = match (m.attr(op, "value"), ty) {
+                (Some(Attribute::Int { value, .. }), ScalarType::Int(w)) => {
+                    (*value as u64) & width_mask(w)
+                }
+                (Some(Attribute::Bool(b)), _) => u64::from(*b),
+                (Some(Attribute::Float { bits, .. }), ScalarType::Float(f)) => {
+                    crate::semantics::round_f64_to_format(f64::from_bits(*bits), f)
+                }
+                _ => return Err(format!("`{full}` has an unsupported value")),
+            };
+            ArithOp::Constant { ty, bits }
+        }
+        "negf" => ArithOp::NegF(float_format(m.operand(op, 0))?),
+        "cmpi" => ArithOp::CmpI {
+            predicate: predicate()?,
+            width: int_width(m.operand(op, 0))?,
+        },
+        "cmpf" => ArithOp::CmpF {
+            predicate: predicate()?,
+            format: float_format(m.operand(op, 0))?,
+        },
+        "select" => ArithOp::Select,
+        _ => {
+            let (from_v, to_v) = (m.operand(op, 0), m.result(op, 0));
+            let cast = match name {
+                "extsi" | "trunci" | "index_cast" => Cast::Resize {
+                    from: int_width(from_v)?,
+                    to: int_width(to_v)?,
+                    signed: true,
+                },
+                "extui" | "index_castui" => Cast::Resize {
+                    from: int_width(from_v)?,
+                    to: int_width(to_v)?,
+                    signed: false,
+                },
+                "sitofp" | "uitofp" => Cast::IntToFloat {
+                    from: int_width(from_v)?,
+                    signed: name == "sitofp",
+                    to: float_format(to_v)?,
+                },
+                "fptosi" | "fptoui" => Cast::FloatToInt {
+                    from: float_format(from_v)?,
+                    to: int_width(to_v)?,
+                    signed: name == "fptosi",
+                },
+                "extf" | "truncf" => Cast::FloatConvert {
+                    from: float_format(from_v)?,
+                    to: float_format(to_v)?,
+                },
+                "bitcast" => Cast::Bitcast {
+                    from: scalar(from_v)?,
+                    to: scalar(to_v)?,
+                },
+                _ => return Err(format!("`{full}` has no defined meaning")),
+            };
+            ArithOp::Cast(cast)
+        }
+    })
+}
+
+/// The low `width` bits.
+#[inline]
+pub fn width_mask(width: u32) -> u64 {
+    if width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    }
+}
+
+/// The value of `op` applied to `args` (its operands, in order).
+#[inline]
+pub fn apply<D: Domain>(d: &mut D, op: &ArithOp, args: &[D::Value]) -> Result<D::Value, Fault> {
+    Ok(match *op {
+        ArithOp::Constant { ty, bits } => match ty {
+            ScalarType::Int(w) => d.int_const(w, bits),
+            ScalarType::Float(f) => d.float_const(f, bits),
+        },
+        ArithOp::Int { op, width } => int_binary(d, op, width, &args[0], &args[1])?,
+        ArithOp::Float { op, format } => {
+            let (a, b) = (&args[0], &args[1]);
+            match op {
+                FloatBinary::AddF => d.float_op(FloatOp::Add, format, a, b),
+                FloatBinary::SubF => d.float_op(FloatOp::Sub, format, a, b),
+                FloatBinary::MulF => d.float_op(FloatOp::Mul, format, a, b),
+                FloatBinary::DivF => d.float_op(FloatOp::Div, format, a, b),
+                FloatBinary::RemF => d.float_op(FloatOp::Rem, format, a, b),
+                FloatBinary::MaximumF => derived::float_extremum(d, format, true, true, a, b),
+                FloatBinary::MinimumF => derived::float_extremum(d, format, false, true, a, b),
+                FloatBinary::MaxNumF => derived::float_extremum(d, format, true, false, a, b),
+                FloatBinary::MinNumF => derived::float_extremum(d, format, false, false, a, b),
+            }
+        }
+        ArithOp::NegF(f) => d.float_unary(crate::semantics::FloatUnary::Neg, f, &args[0]),
+        ArithOp::CmpI { predicate, width } => cmpi(d, predicate, width, &args[0], &args[1]),
+        ArithOp::CmpF { predicate, format } => cmpf(d, predicate, format, &args[0], &args[1])?,
+        ArithOp::Select => d.select(&args[0], &args[1], &args[2]),
+        ArithOp::Cast(cast) => {
+            let a = &args[0];
+            match cast {
+                Cast::Resize { from, to, signed } => d.int_resize(a, from, to, signed),
+                Cast::IntToFloat { from, signed, to } => d.int_to_float(a, from, signed, to),
+                Cast::FloatToInt { from, to, signed } => d.float_to_int(a, from, to, signed),
+                Cast::FloatConvert { from, to } => d.float_convert(a, from, to),
+                Cast::Bitcast { from, to } => d.bitcast(a, from, to),
+            }
+        }
+    })
+}
+
+#[inline]
+fn int_binary<D: Domain>(
+    d: &mut D,
+    op: IntBinary,
+    w: u32,
+    a: &D::Value,
+    b: &D::Value,
+) -> Result<D::Value, Fault> {
+    let primitive = match op {
+        IntBinary::AddI => IntOp::Add,
+        IntBinary::SubI => IntOp::Sub,
+        IntBinary::MulI => IntOp::Mul,
+        IntBinary::DivSI => IntOp::DivS,
+        IntBinary::DivUI => IntOp::DivU,
+        IntBinary::RemSI => IntOp::RemS,
+        IntBinary::RemUI => IntOp::RemU,
+        IntBinary::AndI => IntOp::And,
+        IntBinary::OrI => IntOp::Or,
+        IntBinary::XOrI => IntOp::Xor,
+        IntBinary::ShLI => IntOp::Shl,
+        IntBinary::ShRSI => IntOp::ShrS,
+        IntBinary::ShRUI => IntOp::ShrU,
+        IntBinary::MaxSI => return Ok(derived::int_extremum(d, w, true, true, a, b)),
+        IntBinary::MaxUI => return Ok(derived::int_extremum(d, w, true, false, a, b)),
+        IntBinary::MinSI => return Ok(derived::int_extremum(d, w, false, true, a, b)),
+        IntBinary::MinUI => return Ok(derived::int_extremum(d, w, false, false, a, b)),
+        IntBinary::FloorDivSI => return derived::floor_div(d, w, a, b),
+        IntBinary::CeilDivSI => return derived::ceil_div(d, w, a, b),
+    };
+    d.int_op(primitive, w, a, b)
+}
+
+/// `cmpi` in MLIR's predicate numbering ([`CMPI_PREDICATES`]); the
+/// "greater" predicates swap the operands.
+fn cmpi<D: Domain>(d: &mut D, predicate: u8, w: u32, a: &D::Value, b: &D::Value) -> D::Value {
+    let (cmp, swap) = match predicate {
+        0 => (IntCompare::Eq, false),
+        1 => (IntCompare::Ne, false),
+        2 => (IntCompare::Slt, false),
+        3 => (IntCompare::Sle, false),
+        4 => (IntCompare::Slt, true),
+        5 => (IntCompare::Sle, true),
+        6 => (IntCompare::Ult, false),
+        7 => (IntCompare::Ule, false),
+        8 => (IntCompare::Ult, true),
+        _ => (IntCompare::Ule, true),
+    };
+    if swap {
+        d.int_compare(cmp, w, b, a)
+    } else {
+        d.int_compare(cmp, w, a, b)
+    }
+}
+
+/// `cmpf` in MLIR's numbering ([`CMPF_PREDICATES`]): ordered predicates are
+/// the primitive comparisons (false on NaN); unordered ones are "either is
+/// NaN, or the ordered comparison".
+fn cmpf<D: Domain>(
+    d: &mut D,
+    predicate: u8,
+    f: FloatFormat,
+    a: &D::Value,
+    b: &D::Value,
+) -> Result<D::Value, Fault> {
+    let name = CMPF_PREDICATES[usize::from(predicate).min(15)];
+    if name == "false" || name == "true" {
+        return Ok(d.int_const(1, u64::from(name == "true")));
+    }
+    let unordered = d.float_compare(FloatCompare::Unordered, f, a, b);
+    let relation = &name[1..];
+    let ordered_holds = match relation {
+        "eq" => d.float_compare(FloatCompare::Eq, f, a, b),
+        "lt" => d.float_compare(FloatCompare::Lt, f, a, b),
+        "le" => d.float_compare(FloatCompare::Le, f, a, b),
+        "gt" => d.float_compare(FloatCompare::Lt, f, b, a),
+        "ge" => d.float_compare(FloatCompare::Le, f, b, a),
+        "ne" => {
+            let lt = d.float_compare(FloatCompare::Lt, f, a, b);
+            let gt = d.float_compare(FloatCompare::Lt, f, b, a);
+            d.int_op(IntOp::Or, 1, &lt, &gt)?
+        }
+        // `ord` / `uno`: only NaN-ness decides.
+        "rd" => d.int_const(1, 1),
+        _ => d.int_const(1, 0),
+    };
+    if name.starts_with('o') {
+        let not_unordered = {
+            let one = d.int_const(1, 1);
+            d.int_op(IntOp::Xor, 1, &unordered, &one)?
+        };
+        d.int_op(IntOp::And, 1, &not_unordered, &ordered_holds)
+    } else {
+        d.int_op(IntOp::Or, 1, &unordered, &ordered_holds)
+    }
+}

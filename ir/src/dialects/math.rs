@@ -50,3 +50,61 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
     }
     Ok(())
 }
+
+// ---- Meaning -------------------------------------------------------------
+
+use crate::semantics::{Domain, Fault, FloatFormat, FloatUnary, IntCompare, IntOp, ScalarType};
+
+/// A `math` op with its type resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MathOp {
+    Float { op: FloatUnary, format: FloatFormat },
+    AbsI { width: u32 },
+}
+
+pub fn resolve(m: &Module, op: Op) -> Result<MathOp, String> {
+    let full = m.op_name(op);
+    let name = full.strip_prefix("math.").unwrap_or(full);
+    let ty = ScalarType::of(m.value_type(m.operand(op, 0)));
+    let float_op = match name {
+        "exp" => FloatUnary::Exp,
+        "log" => FloatUnary::Log,
+        "sqrt" => FloatUnary::Sqrt,
+        "rsqrt" => FloatUnary::Rsqrt,
+        "tanh" => FloatUnary::Tanh,
+        "absf" => FloatUnary::Abs,
+        "roundeven" => FloatUnary::RoundEven,
+        "round" => FloatUnary::Round,
+        "floor" => FloatUnary::Floor,
+        "ceil" => FloatUnary::Ceil,
+        "absi" => {
+            return match ty {
+                Some(ScalarType::Int(width)) => Ok(MathOp::AbsI { width }),
+                _ => Err(format!("`{full}` expects an integer")),
+            }
+        }
+        _ => return Err(format!("`{full}` has no defined meaning")),
+    };
+    match ty {
+        Some(ScalarType::Float(format)) => Ok(MathOp::Float {
+            op: float_op,
+            format,
+        }),
+        _ => Err(format!("`{full}` expects a float")),
+    }
+}
+
+/// The value of a `math` op: the float functions are primitives; `absi` is
+/// `x < 0 ? 0 - x : x` with wrap-around (`abs(MIN) = MIN`).
+#[inline]
+pub fn apply<D: Domain>(d: &mut D, op: &MathOp, args: &[D::Value]) -> Result<D::Value, Fault> {
+    Ok(match *op {
+        MathOp::Float { op, format } => d.float_unary(op, format, &args[0]),
+        MathOp::AbsI { width } => {
+            let zero = d.int_const(width, 0);
+            let negative = d.int_compare(IntCompare::Slt, width, &args[0], &zero);
+            let negated = d.int_op(IntOp::Sub, width, &zero, &args[0])?;
+            d.select(&negative, &negated, &args[0])
+        }
+    })
+}
