@@ -2,7 +2,8 @@
 # Installs what accc's build and tests need on a fresh Debian machine, and
 # nothing that is already there: LLVM 19's FileCheck and `not`
 # (llvm-19-tools), mlir-opt (mlir-19-tools), libz3 (libz3-dev, for the
-# verifier), a C compiler, and LLVM's `lit` test driver from PyPI.
+# verifier), a C compiler, and from PyPI LLVM's `lit` test driver plus NumPy
+# and ml_dtypes (the .npy interop tests compare accc's files with NumPy's).
 # Safe to run repeatedly.
 set -euo pipefail
 
@@ -28,6 +29,13 @@ if ! python3 -c 'import lit.main' 2>/dev/null; then
   python3 -m pip install -q --root-user-action=ignore 'lit>=17' \
     || python3 -m pip install -q --root-user-action=ignore --break-system-packages 'lit>=17'
   python3 -c 'import lit.main'
+fi
+
+if ! python3 -c 'import numpy, ml_dtypes' 2>/dev/null; then
+  echo "setup: installing numpy and ml_dtypes from PyPI"
+  python3 -m pip install -q --root-user-action=ignore 'numpy>=1.24' 'ml_dtypes>=0.3' \
+    || python3 -m pip install -q --root-user-action=ignore --break-system-packages 'numpy>=1.24' 'ml_dtypes>=0.3'
+  python3 -c 'import numpy, ml_dtypes'
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo is missing; install the Rust toolchain (rustup)" >&2; exit 1; }

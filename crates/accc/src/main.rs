@@ -18,7 +18,8 @@ use std::process::ExitCode;
                   schedules) into an MLIR-style tensor IR, and from there to accelerator code.\n\n\
                   Examples:\n  accc compile examples/gemm.acc --kernel gemm_512x512x512 --emit ir\n  \
                   accc compile examples/softmax.acc --emit ast --json\n  \
-                  accc opt kernel.mlir --pass canonicalize --pass dce --print-ir-after-each"
+                  accc opt kernel.mlir --pass canonicalize --pass dce --print-ir-after-each\n  \
+                  accc run examples/gemm.acc --kernel gemm_64x64x64 --target c --check --json"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -67,6 +68,49 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Run a kernel on the interpreter or a target, optionally checking it
+    /// against the interpreter.
+    Run {
+        /// The .acc source file.
+        file: PathBuf,
+        /// The kernel to run (needed when the file has several).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// Apply this schedule of the file first.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Where to run.
+        #[arg(long, value_enum, default_value_t = TargetArg::Interp)]
+        target: TargetArg,
+        /// Read each input from DIR/<name>.npy (scalars as 0-d arrays).
+        #[arg(long, value_name = "DIR")]
+        inputs: Option<PathBuf>,
+        /// Write each output to DIR/<name>.npy.
+        #[arg(long, value_name = "DIR")]
+        outputs: Option<PathBuf>,
+        /// Seed of the generated inputs (without --inputs).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Distribution of generated inputs: uniform (full integer range,
+        /// floats in [-1, 1)) or sparse (1 with probability 1/8, else 0).
+        #[arg(long, default_value = "uniform")]
+        dist: accc::tensor::random::Distribution,
+        /// Compare the outputs with the interpreter's, element by element.
+        #[arg(long)]
+        check: bool,
+        /// Build the C target in DIR and keep it (default: a temporary
+        /// directory, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TargetArg {
+    /// The reference interpreter.
+    Interp,
+    /// Portable C99, compiled with the system `cc` (or `$CC`).
+    C,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -168,7 +212,114 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             };
             write_output(cli, output.as_deref(), &text)
         }
+        Command::Run {
+            file,
+            kernel,
+            schedule,
+            target,
+            inputs,
+            outputs,
+            seed,
+            dist,
+            check,
+            work_dir,
+        } => {
+            let options = accc::run::RunOptions {
+                target: match target {
+                    TargetArg::Interp => accc::run::Target::Interp,
+                    TargetArg::C => accc::run::Target::C,
+                },
+                inputs: inputs.clone(),
+                outputs: outputs.clone(),
+                seed: *seed,
+                distribution: *dist,
+                check: *check,
+                work_dir: work_dir.clone(),
+            };
+            run_command(cli, file, kernel.as_deref(), schedule.as_deref(), options)
+        }
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_command(
+    cli: &Cli,
+    file: &Path,
+    kernel: Option<&str>,
+    schedule: Option<&str>,
+    options: accc::run::RunOptions,
+) -> Result<(), Reported> {
+    let source = read_source(cli, file)?;
+    let compile_options = CompileOptions {
+        kernel: kernel.map(str::to_string),
+        schedule: schedule.map(str::to_string),
+    };
+    let module = accc::compile(&source, &compile_options).map_err(|d| report(cli, &source, &d))?;
+    let kernel = accc::run::pick_kernel(&module, kernel).map_err(|e| fail(cli, &e.to_string()))?;
+    let report_run = accc::run::run_kernel(&module, &kernel, &options)
+        .map_err(|e| report_run_error(cli, &source, &e))?;
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report_run).expect("a run report is plain data")
+        );
+    } else {
+        let ops = report_run
+            .interp_ops
+            .map(|n| format!(", {n} ops executed"))
+            .unwrap_or_default();
+        println!(
+            "ran `{}` on {} in {:.3} ms{ops}",
+            report_run.kernel, report_run.target, report_run.wall_ms
+        );
+        for (name, t) in &report_run.outputs {
+            let dir = options
+                .outputs
+                .as_ref()
+                .map(|d| format!(" -> {}", d.join(format!("{name}.npy")).display()))
+                .unwrap_or_default();
+            println!("  output `{name}`: {}{:?}{dir}", t.dtype, t.shape);
+        }
+        match (report_run.correct, &report_run.first_mismatch) {
+            (Some(true), _) => println!("check: correct (bit-for-bit equal to the interpreter)"),
+            (Some(false), Some(m)) => println!(
+                "check: {} mismatching elements (max abs error {}); first at {}{:?}: expected {}, got {}",
+                report_run.mismatches.unwrap_or(0),
+                report_run.max_abs_err.unwrap_or(0.0),
+                m.output,
+                m.index,
+                m.expected,
+                m.got
+            ),
+            _ => {}
+        }
+    }
+    if report_run.correct == Some(false) {
+        return Err(Reported);
+    }
+    Ok(())
+}
+
+/// Prints a run failure; interpreter faults located in `source` get the
+/// source line and a caret.
+fn report_run_error(cli: &Cli, source: &SourceFile, error: &accc::run::RunError) -> Reported {
+    use accc::interp::InterpError;
+    use accc::ir::Location;
+    if let accc::run::RunError::Interp(InterpError::Fault {
+        fault,
+        op,
+        location: Location::FileLineCol { file, line, col },
+    }) = error
+    {
+        if file == source.name() {
+            if let Some(offset) = source.offset_of(*line, *col) {
+                let d = Diagnostic::error(format!("{fault}"))
+                    .with_primary(accc::Span::new(offset, offset + 1), format!("in `{op}` lowered from here"));
+                return report(cli, source, &[d]);
+            }
+        }
+    }
+    fail(cli, &error.to_string())
 }
 
 fn read_source(cli: &Cli, path: &Path) -> Result<SourceFile, Reported> {

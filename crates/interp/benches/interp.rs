@@ -14,6 +14,11 @@ use accc_tensor::{DType, Tensor};
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // Other arguments (except cargo's `--bench`) select kernels by substring.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let cases: &[(&str, &str)] = if quick {
         &[("gemm.acc", "gemm_512x512x512")]
     } else {
@@ -30,6 +35,9 @@ fn main() {
         "| kernel | executed ops | wall (s) | Mops/s | ns/op |\n|---|---:|---:|---:|---:|"
     );
     for (file, kernel) in cases {
+        if !filters.is_empty() && !filters.iter().any(|f| kernel.contains(f.as_str())) {
+            continue;
+        }
         let path = format!("{}/../../examples/{file}", env!("CARGO_MANIFEST_DIR"));
         let source = SourceFile::new(*file, std::fs::read_to_string(&path).expect("example exists"));
         let program = accc_dsl::parse_and_check(&source).expect("example checks");

@@ -9,7 +9,7 @@ use accc_ir::semantics::Fault;
 
 use crate::concrete::Concrete;
 use crate::program::{
-    ApplyKind, Condition, DimIndex, Function, Inst, LoopBound, Program, Site, Step,
+    ApplyKind, Condition, DimIndex, FlatIndex, Function, Inst, LoopBound, Program, Site, Step,
 };
 use crate::InterpError;
 
@@ -52,24 +52,36 @@ impl Storage {
         }
     }
 
-    #[inline(always)]
-    fn get(&self, i: usize) -> u64 {
+    pub fn len(&self) -> usize {
         match self {
-            Storage::U8(v) => u64::from(v[i]),
-            Storage::U16(v) => u64::from(v[i]),
-            Storage::U32(v) => u64::from(v[i]),
-            Storage::U64(v) => v[i],
+            Storage::U8(v) => v.len(),
+            Storage::U16(v) => v.len(),
+            Storage::U32(v) => v.len(),
+            Storage::U64(v) => v.len(),
         }
     }
 
+    /// `None` past the end (which the compile-time bounds proof and the
+    /// per-dimension checks rule out; kept so no bug can panic a run).
     #[inline(always)]
-    fn set(&mut self, i: usize, x: u64) {
+    fn get(&self, i: usize) -> Option<u64> {
+        Some(match self {
+            Storage::U8(v) => u64::from(*v.get(i)?),
+            Storage::U16(v) => u64::from(*v.get(i)?),
+            Storage::U32(v) => u64::from(*v.get(i)?),
+            Storage::U64(v) => *v.get(i)?,
+        })
+    }
+
+    #[inline(always)]
+    fn set(&mut self, i: usize, x: u64) -> Option<()> {
         match self {
-            Storage::U8(v) => v[i] = x as u8,
-            Storage::U16(v) => v[i] = x as u16,
-            Storage::U32(v) => v[i] = x as u32,
-            Storage::U64(v) => v[i] = x,
+            Storage::U8(v) => *v.get_mut(i)? = x as u8,
+            Storage::U16(v) => *v.get_mut(i)? = x as u16,
+            Storage::U32(v) => *v.get_mut(i)? = x as u32,
+            Storage::U64(v) => *v.get_mut(i)? = x,
         }
+        Some(())
     }
 
     fn fill_zero(&mut self) {
@@ -208,6 +220,36 @@ impl<'p> Machine<'p> {
                 regs[*dst as usize] =
                     arith::apply(&mut Concrete, op, &values).map_err(|f| func.fault(*site, f))?;
             }
+            Inst::Prim { op, a, b, dst, site } => {
+                regs[*dst as usize] = op
+                    .apply(&mut Concrete, &regs[*a as usize], &regs[*b as usize])
+                    .map_err(|f| func.fault(*site, f))?;
+            }
+            Inst::LoadFlat {
+                mem,
+                index,
+                dst,
+                site,
+            } => {
+                let b = self.buffer(func, *site, regs[*mem as usize])?;
+                let offset = flat(index, regs);
+                regs[*dst as usize] = b.data.get(offset).ok_or_else(|| func.fault(*site, unproven(offset, &b.data)))?;
+            }
+            Inst::StoreFlat {
+                value,
+                mem,
+                index,
+                site,
+            } => {
+                let handle = regs[*mem as usize];
+                self.buffer(func, *site, handle)?;
+                let offset = flat(index, regs);
+                let v = regs[*value as usize];
+                let data = &mut self.buffers[Handle(handle).index()].data;
+                if data.set(offset, v).is_none() {
+                    return Err(func.fault(*site, unproven(offset, data)));
+                }
+            }
             Inst::Math { op, arg, dst, site } => {
                 regs[*dst as usize] = math::apply(&mut Concrete, op, &[regs[*arg as usize]])
                     .map_err(|f| func.fault(*site, f))?;
@@ -220,7 +262,7 @@ impl<'p> Machine<'p> {
             } => {
                 let b = self.buffer(func, *site, regs[*mem as usize])?;
                 let offset = flat_offset(index, &b.shape, regs).map_err(|f| func.fault(*site, f))?;
-                regs[*dst as usize] = b.data.get(offset);
+                regs[*dst as usize] = b.data.get(offset).ok_or_else(|| func.fault(*site, unproven(offset, &b.data)))?;
             }
             Inst::Store {
                 value,
@@ -232,7 +274,10 @@ impl<'p> Machine<'p> {
                 let b = self.buffer(func, *site, handle)?;
                 let offset = flat_offset(index, &b.shape, regs).map_err(|f| func.fault(*site, f))?;
                 let v = regs[*value as usize];
-                self.buffers[Handle(handle).index()].data.set(offset, v);
+                let data = &mut self.buffers[Handle(handle).index()].data;
+                if data.set(offset, v).is_none() {
+                    return Err(func.fault(*site, unproven(offset, data)));
+                }
             }
             Inst::Apply {
                 kind,
@@ -351,6 +396,23 @@ struct Frame {
     stack: Vec<(Site, u64)>,
 }
 
+#[inline(always)]
+fn flat(index: &FlatIndex, regs: &[u64]) -> usize {
+    index.terms.iter().fold(index.constant, |acc, (s, c)| {
+        acc.wrapping_add((regs[*s as usize] as i64).wrapping_mul(*c))
+    }) as usize
+}
+
+/// The fault for an offset past a buffer's end.
+#[cold]
+fn unproven(offset: usize, data: &Storage) -> Fault {
+    Fault::OutOfBounds {
+        dim: 0,
+        index: offset as i64,
+        size: data.len() as i64,
+    }
+}
+
 /// A loop's lower (`upper = false`: the greatest result) or upper bound.
 fn bound(b: &LoopBound, regs: &[u64], upper: bool) -> std::result::Result<i64, Fault> {
     Ok(match b {
@@ -394,3 +456,4 @@ fn flat_offset(index: &[DimIndex], shape: &[i64], regs: &[u64]) -> std::result::
     }
     Ok(offset as usize)
 }
+

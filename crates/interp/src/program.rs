@@ -76,8 +76,38 @@ pub(crate) enum ApplyKind {
 /// error messages.
 pub(crate) type Site = u32;
 
+/// A row-major flat offset `constant + Σ coeff · slot`, used when every
+/// index of an access is proven in bounds at compile time.
+#[derive(Clone, Debug)]
+pub(crate) struct FlatIndex {
+    pub constant: i64,
+    pub terms: Box<[(Slot, i64)]>,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) enum Inst {
+    /// An op whose meaning is one domain primitive (`arith::primitive`).
+    Prim {
+        op: arith::Primitive,
+        a: Slot,
+        b: Slot,
+        dst: Slot,
+        site: Site,
+    },
+    /// A load or store whose indices were proven in bounds from the
+    /// enclosing loops' constant bounds; no per-dimension checks remain.
+    LoadFlat {
+        mem: Slot,
+        index: FlatIndex,
+        dst: Slot,
+        site: Site,
+    },
+    StoreFlat {
+        value: Slot,
+        mem: Slot,
+        index: FlatIndex,
+        site: Site,
+    },
     Arith {
         op: arith::ArithOp,
         args: [Slot; 3],
@@ -268,6 +298,9 @@ struct FunctionCompiler<'m> {
     by_name: &'m HashMap<String, usize>,
     slots: HashMap<Value, Slot>,
     sites: Vec<(String, Location)>,
+    /// Value ranges of induction variables of enclosing loops with constant
+    /// bounds.
+    ranges: HashMap<Slot, (i64, i64)>,
 }
 
 impl<'m> FunctionCompiler<'m> {
@@ -277,6 +310,7 @@ impl<'m> FunctionCompiler<'m> {
             by_name,
             slots: HashMap::new(),
             sites: Vec::new(),
+            ranges: HashMap::new(),
         }
     }
 
@@ -371,6 +405,16 @@ impl<'m> FunctionCompiler<'m> {
                     args[i] = self.slot(op, *v)?;
                 }
                 let site = self.site(op);
+                if let Some(p) = arith::primitive(&resolved) {
+                    let b = if operands.len() > 1 { args[1] } else { args[0] };
+                    return Ok(Some(Inst::Prim {
+                        op: p,
+                        a: args[0],
+                        b,
+                        dst: result(self),
+                        site,
+                    }));
+                }
                 Inst::Arith {
                     op: resolved,
                     args,
@@ -393,13 +437,32 @@ impl<'m> FunctionCompiler<'m> {
                 let (map, map_operands) = affine::access_map(m, op)
                     .ok_or_else(|| self.unsupported(op, "an access without a map"))?;
                 let map_slots = self.slots(op, map_operands)?;
-                let index = map
+                let index: Box<[DimIndex]> = map
                     .results
                     .iter()
                     .map(|e| dim_index(e, map.num_dims, &map_slots))
                     .collect();
-                let mem = self.slot(op, affine::access_memref(m, op).expect("verified access"))?;
+                let memref = affine::access_memref(m, op).expect("verified access");
+                let mem = self.slot(op, memref)?;
                 let site = self.site(op);
+                let shape = m.value_type(memref).as_memref().map(|t| t.shape.clone());
+                if let Some(flat) = shape.and_then(|sh| self.prove_in_bounds(&index, &sh)) {
+                    return Ok(Some(if name == "affine.load" {
+                        Inst::LoadFlat {
+                            mem,
+                            index: flat,
+                            dst: result(self),
+                            site,
+                        }
+                    } else {
+                        Inst::StoreFlat {
+                            value: self.slot(op, operands[0])?,
+                            mem,
+                            index: flat,
+                            site,
+                        }
+                    }));
+                }
                 if name == "affine.load" {
                     Inst::Load {
                         mem,
@@ -566,6 +629,47 @@ impl<'m> FunctionCompiler<'m> {
         })
     }
 
+    /// The flat offset of an access if every index provably lies in its
+    /// dimension for all values of the enclosing loops' induction variables.
+    fn prove_in_bounds(&self, index: &[DimIndex], shape: &[i64]) -> Option<FlatIndex> {
+        let mut constant: i128 = 0;
+        let mut terms: Vec<(Slot, i128)> = Vec::new();
+        let mut stride: i128 = 1;
+        for (ix, &size) in index.iter().zip(shape).rev() {
+            let (c, ts): (i64, Vec<(Slot, i64)>) = match ix {
+                DimIndex::Slot(s) => (0, vec![(*s, 1)]),
+                DimIndex::Linear { constant, terms } => (*constant, terms.to_vec()),
+                DimIndex::Expr { .. } => return None,
+            };
+            let (mut lo, mut hi) = (i128::from(c), i128::from(c));
+            for (s, coeff) in &ts {
+                let (a, b) = self.ranges.get(s)?;
+                let (x, y) = (i128::from(*a) * i128::from(*coeff), i128::from(*b) * i128::from(*coeff));
+                lo += x.min(y);
+                hi += x.max(y);
+            }
+            if lo < 0 || hi >= i128::from(size) {
+                return None;
+            }
+            constant += stride * i128::from(c);
+            for (s, coeff) in ts {
+                let add = stride * i128::from(coeff);
+                match terms.iter_mut().find(|(t, _)| *t == s) {
+                    Some((_, k)) => *k += add,
+                    None => terms.push((s, add)),
+                }
+            }
+            stride *= i128::from(size);
+        }
+        Some(FlatIndex {
+            constant: i64::try_from(constant).ok()?,
+            terms: terms
+                .into_iter()
+                .map(|(s, k)| Some((s, i64::try_from(k).ok()?)))
+                .collect::<Option<_>>()?,
+        })
+    }
+
     fn loop_inst(
         &mut self,
         op: Op,
@@ -578,7 +682,16 @@ impl<'m> FunctionCompiler<'m> {
             return Err(self.unsupported(op, "a loop without a body"));
         };
         let iv = self.define(self.m.block_args(body_block)[0]);
+        // The induction variable's range, when the loop runs at least once
+        // with constant bounds: lb ..= the last value it takes.
+        if let (LoopBound::Const(lb), LoopBound::Const(ub), Step::Const(st)) = (&lower, &upper, &step) {
+            if ub > lb && *st > 0 {
+                let last = lb + ((ub - 1 - lb) / st) * st;
+                self.ranges.insert(iv, (*lb, last));
+            }
+        }
         let body = self.block(body_block)?;
+        self.ranges.remove(&iv);
         Ok(Inst::For {
             iv,
             lower,

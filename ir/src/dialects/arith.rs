@@ -482,9 +482,73 @@ pub fn width_mask(width: u32) -> u64 {
     }
 }
 
+/// An op whose meaning is exactly one domain primitive. Engines may run
+/// these directly; [`apply`] routes them through the same table, so the
+/// meaning is still stated once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Primitive {
+    Int(IntOp, u32),
+    Float(FloatOp, FloatFormat),
+    Resize { from: u32, to: u32, signed: bool },
+}
+
+impl Primitive {
+    #[inline(always)]
+    pub fn apply<D: Domain>(self, d: &mut D, a: &D::Value, b: &D::Value) -> Result<D::Value, Fault> {
+        Ok(match self {
+            Primitive::Int(op, w) => d.int_op(op, w, a, b)?,
+            Primitive::Float(op, f) => d.float_op(op, f, a, b),
+            Primitive::Resize { from, to, signed } => d.int_resize(a, from, to, signed),
+        })
+    }
+}
+
+/// The primitive `op` is, if it is one.
+#[inline]
+pub fn primitive(op: &ArithOp) -> Option<Primitive> {
+    Some(match *op {
+        ArithOp::Int { op, width } => Primitive::Int(
+            match op {
+                IntBinary::AddI => IntOp::Add,
+                IntBinary::SubI => IntOp::Sub,
+                IntBinary::MulI => IntOp::Mul,
+                IntBinary::DivSI => IntOp::DivS,
+                IntBinary::DivUI => IntOp::DivU,
+                IntBinary::RemSI => IntOp::RemS,
+                IntBinary::RemUI => IntOp::RemU,
+                IntBinary::AndI => IntOp::And,
+                IntBinary::OrI => IntOp::Or,
+                IntBinary::XOrI => IntOp::Xor,
+                IntBinary::ShLI => IntOp::Shl,
+                IntBinary::ShRSI => IntOp::ShrS,
+                IntBinary::ShRUI => IntOp::ShrU,
+                _ => return None,
+            },
+            width,
+        ),
+        ArithOp::Float { op, format } => Primitive::Float(
+            match op {
+                FloatBinary::AddF => FloatOp::Add,
+                FloatBinary::SubF => FloatOp::Sub,
+                FloatBinary::MulF => FloatOp::Mul,
+                FloatBinary::DivF => FloatOp::Div,
+                FloatBinary::RemF => FloatOp::Rem,
+                _ => return None,
+            },
+            format,
+        ),
+        ArithOp::Cast(Cast::Resize { from, to, signed }) => Primitive::Resize { from, to, signed },
+        _ => return None,
+    })
+}
+
 /// The value of `op` applied to `args` (its operands, in order).
 #[inline]
 pub fn apply<D: Domain>(d: &mut D, op: &ArithOp, args: &[D::Value]) -> Result<D::Value, Fault> {
+    if let Some(p) = primitive(op) {
+        let b = args.get(1).unwrap_or(&args[0]);
+        return p.apply(d, &args[0], b);
+    }
     Ok(match *op {
         ArithOp::Constant { ty, bits } => match ty {
             ScalarType::Int(w) => d.int_const(w, bits),
@@ -494,15 +558,11 @@ pub fn apply<D: Domain>(d: &mut D, op: &ArithOp, args: &[D::Value]) -> Result<D:
         ArithOp::Float { op, format } => {
             let (a, b) = (&args[0], &args[1]);
             match op {
-                FloatBinary::AddF => d.float_op(FloatOp::Add, format, a, b),
-                FloatBinary::SubF => d.float_op(FloatOp::Sub, format, a, b),
-                FloatBinary::MulF => d.float_op(FloatOp::Mul, format, a, b),
-                FloatBinary::DivF => d.float_op(FloatOp::Div, format, a, b),
-                FloatBinary::RemF => d.float_op(FloatOp::Rem, format, a, b),
                 FloatBinary::MaximumF => derived::float_extremum(d, format, true, true, a, b),
                 FloatBinary::MinimumF => derived::float_extremum(d, format, false, true, a, b),
                 FloatBinary::MaxNumF => derived::float_extremum(d, format, true, false, a, b),
                 FloatBinary::MinNumF => derived::float_extremum(d, format, false, false, a, b),
+                _ => unreachable!("primitive float ops are handled above"),
             }
         }
         ArithOp::NegF(f) => d.float_unary(crate::semantics::FloatUnary::Neg, f, &args[0]),
@@ -530,30 +590,16 @@ fn int_binary<D: Domain>(
     a: &D::Value,
     b: &D::Value,
 ) -> Result<D::Value, Fault> {
-    let primitive = match op {
-        IntBinary::AddI => IntOp::Add,
-        IntBinary::SubI => IntOp::Sub,
-        IntBinary::MulI => IntOp::Mul,
-        IntBinary::DivSI => IntOp::DivS,
-        IntBinary::DivUI => IntOp::DivU,
-        IntBinary::RemSI => IntOp::RemS,
-        IntBinary::RemUI => IntOp::RemU,
-        IntBinary::AndI => IntOp::And,
-        IntBinary::OrI => IntOp::Or,
-        IntBinary::XOrI => IntOp::Xor,
-        IntBinary::ShLI => IntOp::Shl,
-        IntBinary::ShRSI => IntOp::ShrS,
-        IntBinary::ShRUI => IntOp::ShrU,
-        IntBinary::MaxSI => return Ok(derived::int_extremum(d, w, true, true, a, b)),
-        IntBinary::MaxUI => return Ok(derived::int_extremum(d, w, true, false, a, b)),
-        IntBinary::MinSI => return Ok(derived::int_extremum(d, w, false, true, a, b)),
-        IntBinary::MinUI => return Ok(derived::int_extremum(d, w, false, false, a, b)),
-        IntBinary::FloorDivSI => return derived::floor_div(d, w, a, b),
-        IntBinary::CeilDivSI => return derived::ceil_div(d, w, a, b),
-    };
-    d.int_op(primitive, w, a, b)
+    match op {
+        IntBinary::MaxSI => Ok(derived::int_extremum(d, w, true, true, a, b)),
+        IntBinary::MaxUI => Ok(derived::int_extremum(d, w, true, false, a, b)),
+        IntBinary::MinSI => Ok(derived::int_extremum(d, w, false, true, a, b)),
+        IntBinary::MinUI => Ok(derived::int_extremum(d, w, false, false, a, b)),
+        IntBinary::FloorDivSI => derived::floor_div(d, w, a, b),
+        IntBinary::CeilDivSI => derived::ceil_div(d, w, a, b),
+        _ => unreachable!("primitive integer ops are handled by `primitive`"),
+    }
 }
-
 /// `cmpi` in MLIR's predicate numbering ([`CMPI_PREDICATES`]); the
 /// "greater" predicates swap the operands.
 fn cmpi<D: Domain>(d: &mut D, predicate: u8, w: u32, a: &D::Value, b: &D::Value) -> D::Value {
