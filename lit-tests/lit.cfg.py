@@ -5,6 +5,7 @@
 # (mlir-19-tools), and %examples (the repository's examples/ folder).
 import os
 import shutil
+import sys
 
 import lit.formats
 
@@ -47,6 +48,14 @@ if os.path.exists(mlir_opt):
     config.substitutions.append((r"(?<![\w/.-])mlir-opt(?![\w/.-])", mlir_opt))
 else:
     lit_config.warning(f"mlir-opt not found at {mlir_opt}: tests that need it are UNSUPPORTED (run scripts/setup.sh)")
+
+# The Python running lit (scripts/setup.sh gives it NumPy) writes .npy files.
+config.substitutions.append(("%python", sys.executable))
+try:
+    import numpy  # noqa: F401
+    config.available_features.add("numpy")
+except ImportError:
+    lit_config.warning("numpy is not importable: tests that write .npy files are UNSUPPORTED (run scripts/setup.sh)")
 
 config.environment["NO_COLOR"] = "1"
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"

@@ -186,7 +186,7 @@ impl fmt::Display for Fault {
                 "out-of-bounds access: index {index} of dimension {dim} is outside [0, {size})"
             ),
             Fault::Deallocated => write!(f, "use of a deallocated buffer"),
-            Fault::NonPositiveStep(s) => write!(f, "loop step {s} is not positive"),
+            Fault::NonPositiveStep(s) => write!(f, "non-positive step {s}"),
             Fault::Recursion(name) => write!(f, "recursive call of `@{name}`"),
             Fault::EmptyMap => write!(f, "a bound map has no results"),
         }

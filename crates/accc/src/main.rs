@@ -300,20 +300,37 @@ fn run_command(
     Ok(())
 }
 
-/// Prints a run failure; interpreter faults located in `source` get the
-/// source line and a caret.
+/// Prints a run failure. Faults of the running kernel (from the
+/// interpreter or from the C target's checks) located in `source` are
+/// shown on the source line with a caret.
 fn report_run_error(cli: &Cli, source: &SourceFile, error: &accc::run::RunError) -> Reported {
     use accc::interp::InterpError;
     use accc::ir::Location;
-    if let accc::run::RunError::Interp(InterpError::Fault {
-        fault,
-        op,
-        location: Location::FileLineCol { file, line, col },
-    }) = error
-    {
+    use accc::run::RunError;
+    use accc::targets::c::CError;
+    // (file, line, col, what happened, op)
+    let located: Option<(String, u32, u32, String, String)> = match error {
+        RunError::Interp(InterpError::Fault {
+            fault,
+            op,
+            location: Location::FileLineCol { file, line, col },
+        }) => Some((file.clone(), *line, *col, fault.to_string(), op.clone())),
+        // The C harness prints `FILE:LINE:COL: error: WHAT in `OP``.
+        RunError::C(CError::Fault(message)) => (|| {
+            let (place, rest) = message.trim().split_once(": error: ")?;
+            let mut parts = place.rsplitn(3, ':');
+            let col = parts.next()?.parse().ok()?;
+            let line = parts.next()?.parse().ok()?;
+            let file = parts.next()?.to_string();
+            let (what, op) = rest.rsplit_once(" in `")?;
+            Some((file, line, col, what.to_string(), op.trim_end_matches('`').to_string()))
+        })(),
+        _ => None,
+    };
+    if let Some((file, line, col, what, op)) = located {
         if file == source.name() {
-            if let Some(offset) = source.offset_of(*line, *col) {
-                let d = Diagnostic::error(format!("{fault}"))
+            if let Some(offset) = source.offset_of(line, col) {
+                let d = Diagnostic::error(what)
                     .with_primary(accc::Span::new(offset, offset + 1), format!("in `{op}` lowered from here"));
                 return report(cli, source, &[d]);
             }

@@ -381,8 +381,15 @@ impl<'p> Machine<'p> {
                 self.buffer(func, *site, d)?;
                 self.buffers[Handle(d).index()].data = data;
             }
-            Inst::Call { callee, args, .. } => {
+            Inst::Call { callee, args, site } => {
                 let values: Vec<u64> = args.iter().map(|s| regs[*s as usize]).collect();
+                // Passing a deallocated buffer is already a use of it.
+                let callee_types = &self.program.functions[*callee].param_types;
+                for (ty, v) in callee_types.iter().zip(&values) {
+                    if ty.as_memref().is_some() {
+                        self.buffer(func, *site, *v)?;
+                    }
+                }
                 self.call(*callee, &values)?;
             }
         }
