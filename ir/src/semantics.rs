@@ -263,19 +263,7 @@ pub mod derived {
         a: &D::Value,
         b: &D::Value,
     ) -> Result<D::Value, Fault> {
-        // q = a /t b; when the remainder is non-zero and its sign differs
-        // from the divisor's, the truncated quotient is one too large.
-        let q = d.int_op(IntOp::DivS, width, a, b)?;
-        let r = d.int_op(IntOp::RemS, width, a, b)?;
-        let zero = d.int_const(width, 0);
-        let one = d.int_const(width, 1);
-        let r_nonzero = d.int_compare(IntCompare::Ne, width, &r, &zero);
-        let r_neg = d.int_compare(IntCompare::Slt, width, &r, &zero);
-        let b_neg = d.int_compare(IntCompare::Slt, width, b, &zero);
-        let signs_differ = d.int_op(IntOp::Xor, 1, &r_neg, &b_neg)?;
-        let adjust = d.int_op(IntOp::And, 1, &r_nonzero, &signs_differ)?;
-        let q_minus = d.int_op(IntOp::Sub, width, &q, &one)?;
-        Ok(d.select(&adjust, &q_minus, &q))
+        rounded_div(d, width, a, b, true)
     }
 
     /// `ceil(a / b)` on signed integers; faults on `b = 0`.
@@ -285,7 +273,21 @@ pub mod derived {
         a: &D::Value,
         b: &D::Value,
     ) -> Result<D::Value, Fault> {
-        // One too small when the remainder is non-zero with the divisor's sign.
+        rounded_div(d, width, a, b, false)
+    }
+
+    /// The signed quotient rounded toward negative (`down`) or positive
+    /// infinity. The truncated quotient `a /t b` is off by one exactly when
+    /// the remainder is non-zero and its sign differs from the divisor's
+    /// (then it is one too large: floor is `q - 1`) or agrees with it (one
+    /// too small: ceil is `q + 1`).
+    fn rounded_div<D: Domain>(
+        d: &mut D,
+        width: u32,
+        a: &D::Value,
+        b: &D::Value,
+        down: bool,
+    ) -> Result<D::Value, Fault> {
         let q = d.int_op(IntOp::DivS, width, a, b)?;
         let r = d.int_op(IntOp::RemS, width, a, b)?;
         let zero = d.int_const(width, 0);
@@ -293,10 +295,17 @@ pub mod derived {
         let r_nonzero = d.int_compare(IntCompare::Ne, width, &r, &zero);
         let r_neg = d.int_compare(IntCompare::Slt, width, &r, &zero);
         let b_neg = d.int_compare(IntCompare::Slt, width, b, &zero);
-        let signs_agree = d.int_compare(IntCompare::Eq, 1, &r_neg, &b_neg);
-        let adjust = d.int_op(IntOp::And, 1, &r_nonzero, &signs_agree)?;
-        let q_plus = d.int_op(IntOp::Add, width, &q, &one)?;
-        Ok(d.select(&adjust, &q_plus, &q))
+        let signs_differ = d.int_op(IntOp::Xor, 1, &r_neg, &b_neg)?;
+        let off_by_one = if down {
+            signs_differ
+        } else {
+            let bit_one = d.int_const(1, 1);
+            d.int_op(IntOp::Xor, 1, &signs_differ, &bit_one)?
+        };
+        let adjust = d.int_op(IntOp::And, 1, &r_nonzero, &off_by_one)?;
+        let step = if down { IntOp::Sub } else { IntOp::Add };
+        let adjusted = d.int_op(step, width, &q, &one)?;
+        Ok(d.select(&adjust, &adjusted, &q))
     }
 
     /// `a - floor(a / b) * b`: the sign of the divisor.

@@ -146,12 +146,7 @@ fn param_layout(p: &KernelParam) -> Result<(DType, Vec<usize>), RunError> {
 /// The kernel to run: `kernel` if given, else the module's only kernel
 /// that no other function calls.
 pub fn pick_kernel(module: &Module, kernel: Option<&str>) -> Result<String, RunError> {
-    let funcs: Vec<_> = module
-        .block_ops(module.body())
-        .iter()
-        .copied()
-        .filter(|op| module.op_name(*op) == "func.func")
-        .collect();
+    let funcs: Vec<_> = func::functions(module).collect();
     let names: Vec<String> = funcs
         .iter()
         .filter_map(|f| func::sym_name(module, *f).map(str::to_string))

@@ -9,7 +9,7 @@ use accc_ir::semantics::Fault;
 
 use crate::concrete::Concrete;
 use crate::program::{
-    ApplyKind, Condition, DimIndex, FlatIndex, Function, Inst, LoopBound, Program, Site, Step,
+    Access, ApplyKind, Condition, DimIndex, Function, Inst, LoopBound, Program, Site, Slot, Step,
 };
 use crate::InterpError;
 
@@ -61,8 +61,7 @@ impl Storage {
         }
     }
 
-    /// `None` past the end (which the compile-time bounds proof and the
-    /// per-dimension checks rule out; kept so no bug can panic a run).
+    /// `None` past the end (see [`past_end`]).
     #[inline(always)]
     fn get(&self, i: usize) -> Option<u64> {
         Some(match self {
@@ -225,58 +224,37 @@ impl<'p> Machine<'p> {
                     .apply(&mut Concrete, &regs[*a as usize], &regs[*b as usize])
                     .map_err(|f| func.fault(*site, f))?;
             }
-            Inst::LoadFlat {
-                mem,
-                index,
-                dst,
-                site,
-            } => {
-                let b = self.buffer(func, *site, regs[*mem as usize])?;
-                let offset = flat(index, regs);
-                regs[*dst as usize] = b.data.get(offset).ok_or_else(|| func.fault(*site, unproven(offset, &b.data)))?;
-            }
-            Inst::StoreFlat {
-                value,
-                mem,
-                index,
-                site,
-            } => {
-                let handle = regs[*mem as usize];
-                self.buffer(func, *site, handle)?;
-                let offset = flat(index, regs);
-                let v = regs[*value as usize];
-                let data = &mut self.buffers[Handle(handle).index()].data;
-                if data.set(offset, v).is_none() {
-                    return Err(func.fault(*site, unproven(offset, data)));
-                }
-            }
             Inst::Math { op, arg, dst, site } => {
                 regs[*dst as usize] = math::apply(&mut Concrete, op, &[regs[*arg as usize]])
                     .map_err(|f| func.fault(*site, f))?;
             }
             Inst::Load {
                 mem,
-                index,
+                access,
                 dst,
                 site,
             } => {
                 let b = self.buffer(func, *site, regs[*mem as usize])?;
-                let offset = flat_offset(index, &b.shape, regs).map_err(|f| func.fault(*site, f))?;
-                regs[*dst as usize] = b.data.get(offset).ok_or_else(|| func.fault(*site, unproven(offset, &b.data)))?;
+                let offset =
+                    element_offset(access, &b.shape, regs).map_err(|f| func.fault(*site, f))?;
+                match b.data.get(offset) {
+                    Some(v) => regs[*dst as usize] = v,
+                    None => return Err(func.fault(*site, past_end(offset, &b.data))),
+                }
             }
             Inst::Store {
                 value,
                 mem,
-                index,
+                access,
                 site,
             } => {
                 let handle = regs[*mem as usize];
                 let b = self.buffer(func, *site, handle)?;
-                let offset = flat_offset(index, &b.shape, regs).map_err(|f| func.fault(*site, f))?;
-                let v = regs[*value as usize];
+                let offset =
+                    element_offset(access, &b.shape, regs).map_err(|f| func.fault(*site, f))?;
                 let data = &mut self.buffers[Handle(handle).index()].data;
-                if data.set(offset, v).is_none() {
-                    return Err(func.fault(*site, unproven(offset, data)));
+                if data.set(offset, regs[*value as usize]).is_none() {
+                    return Err(func.fault(*site, past_end(offset, data)));
                 }
             }
             Inst::Apply {
@@ -403,16 +381,28 @@ struct Frame {
     stack: Vec<(Site, u64)>,
 }
 
+/// `constant + Σ coeff · regs[slot]` in wrap-around `index` arithmetic.
 #[inline(always)]
-fn flat(index: &FlatIndex, regs: &[u64]) -> usize {
-    index.terms.iter().fold(index.constant, |acc, (s, c)| {
+fn linear(constant: i64, terms: &[(Slot, i64)], regs: &[u64]) -> i64 {
+    terms.iter().fold(constant, |acc, (s, c)| {
         acc.wrapping_add((regs[*s as usize] as i64).wrapping_mul(*c))
-    }) as usize
+    })
 }
 
-/// The fault for an offset past a buffer's end.
+/// The row-major offset of the element an access names.
+#[inline(always)]
+fn element_offset(access: &Access, shape: &[i64], regs: &[u64]) -> std::result::Result<usize, Fault> {
+    match access {
+        Access::Proven { constant, terms } => Ok(linear(*constant, terms, regs) as usize),
+        Access::Checked(index) => checked_offset(index, shape, regs),
+    }
+}
+
+/// The fault for an offset past a buffer's end (which the compile-time
+/// bounds proof and the per-dimension checks rule out; reported rather than
+/// panicking so no interpreter bug can abort a run).
 #[cold]
-fn unproven(offset: usize, data: &Storage) -> Fault {
+fn past_end(offset: usize, data: &Storage) -> Fault {
     Fault::OutOfBounds {
         dim: 0,
         index: offset as i64,
@@ -432,17 +422,15 @@ fn bound(b: &LoopBound, regs: &[u64], upper: bool) -> std::result::Result<i64, F
     })
 }
 
-/// The row-major offset of an access, checking every index against its
-/// dimension.
+/// The row-major offset of a checked access, checking every index against
+/// its dimension.
 #[inline(always)]
-fn flat_offset(index: &[DimIndex], shape: &[i64], regs: &[u64]) -> std::result::Result<usize, Fault> {
+fn checked_offset(index: &[DimIndex], shape: &[i64], regs: &[u64]) -> std::result::Result<usize, Fault> {
     let mut offset = 0i64;
     for (dim, (ix, &size)) in index.iter().zip(shape).enumerate() {
         let i = match ix {
             DimIndex::Slot(s) => regs[*s as usize] as i64,
-            DimIndex::Linear { constant, terms } => terms.iter().fold(*constant, |acc, (s, c)| {
-                acc.wrapping_add((regs[*s as usize] as i64).wrapping_mul(*c))
-            }),
+            DimIndex::Linear { constant, terms } => linear(*constant, terms, regs),
             DimIndex::Expr {
                 expr,
                 num_dims,

@@ -76,12 +76,18 @@ pub(crate) enum ApplyKind {
 /// error messages.
 pub(crate) type Site = u32;
 
-/// A row-major flat offset `constant + Σ coeff · slot`, used when every
-/// index of an access is proven in bounds at compile time.
+/// How a load or store finds its element.
 #[derive(Clone, Debug)]
-pub(crate) struct FlatIndex {
-    pub constant: i64,
-    pub terms: Box<[(Slot, i64)]>,
+pub(crate) enum Access {
+    /// Every index was proven in bounds from the enclosing loops' constant
+    /// bounds: the row-major offset `constant + Σ coeff · slot`, with no
+    /// per-dimension checks left.
+    Proven {
+        constant: i64,
+        terms: Box<[(Slot, i64)]>,
+    },
+    /// One index per dimension, each checked against its size.
+    Checked(Box<[DimIndex]>),
 }
 
 #[derive(Clone, Debug)]
@@ -92,20 +98,6 @@ pub(crate) enum Inst {
         a: Slot,
         b: Slot,
         dst: Slot,
-        site: Site,
-    },
-    /// A load or store whose indices were proven in bounds from the
-    /// enclosing loops' constant bounds; no per-dimension checks remain.
-    LoadFlat {
-        mem: Slot,
-        index: FlatIndex,
-        dst: Slot,
-        site: Site,
-    },
-    StoreFlat {
-        value: Slot,
-        mem: Slot,
-        index: FlatIndex,
         site: Site,
     },
     Arith {
@@ -120,16 +112,18 @@ pub(crate) enum Inst {
         dst: Slot,
         site: Site,
     },
+    /// `affine.load` and `memref.load`.
     Load {
         mem: Slot,
-        index: Box<[DimIndex]>,
+        access: Access,
         dst: Slot,
         site: Site,
     },
+    /// `affine.store` and `memref.store`.
     Store {
         value: Slot,
         mem: Slot,
-        index: Box<[DimIndex]>,
+        access: Access,
         site: Site,
     },
     Apply {
@@ -199,12 +193,7 @@ pub(crate) struct Program {
 
 impl Program {
     pub fn compile(m: &Module) -> Result<Program, InterpError> {
-        let funcs: Vec<Op> = m
-            .block_ops(m.body())
-            .iter()
-            .copied()
-            .filter(|op| m.op_name(*op) == "func.func")
-            .collect();
+        let funcs: Vec<Op> = func::functions(m).collect();
         let by_name: HashMap<String, usize> = funcs
             .iter()
             .enumerate()
@@ -433,40 +422,35 @@ impl<'m> FunctionCompiler<'m> {
                     site,
                 }
             }
-            "affine.load" | "affine.store" => {
-                let (map, map_operands) = affine::access_map(m, op)
-                    .ok_or_else(|| self.unsupported(op, "an access without a map"))?;
-                let map_slots = self.slots(op, map_operands)?;
-                let index: Box<[DimIndex]> = map
-                    .results
-                    .iter()
-                    .map(|e| dim_index(e, map.num_dims, &map_slots))
-                    .collect();
-                let memref = affine::access_memref(m, op).expect("verified access");
+            "affine.load" | "affine.store" | "memref.load" | "memref.store" => {
+                let is_load = name.ends_with("load");
+                let (memref, index): (Value, Box<[DimIndex]>) = if name.starts_with("affine.") {
+                    let (map, map_operands) = affine::access_map(m, op)
+                        .ok_or_else(|| self.unsupported(op, "an access without a map"))?;
+                    let map_slots = self.slots(op, map_operands)?;
+                    let index = map
+                        .results
+                        .iter()
+                        .map(|e| dim_index(e, map.num_dims, &map_slots))
+                        .collect();
+                    (affine::access_memref(m, op).expect("verified access"), index)
+                } else {
+                    // memref.load %m[indices], memref.store %v, %m[indices]
+                    let first = usize::from(!is_load);
+                    let index = self
+                        .slots(op, &operands[first + 1..])?
+                        .iter()
+                        .map(|s| DimIndex::Slot(*s))
+                        .collect();
+                    (operands[first], index)
+                };
                 let mem = self.slot(op, memref)?;
+                let access = self.access(index, m.value_type(memref));
                 let site = self.site(op);
-                let shape = m.value_type(memref).as_memref().map(|t| t.shape.clone());
-                if let Some(flat) = shape.and_then(|sh| self.prove_in_bounds(&index, &sh)) {
-                    return Ok(Some(if name == "affine.load" {
-                        Inst::LoadFlat {
-                            mem,
-                            index: flat,
-                            dst: result(self),
-                            site,
-                        }
-                    } else {
-                        Inst::StoreFlat {
-                            value: self.slot(op, operands[0])?,
-                            mem,
-                            index: flat,
-                            site,
-                        }
-                    }));
-                }
-                if name == "affine.load" {
+                if is_load {
                     Inst::Load {
                         mem,
-                        index,
+                        access,
                         dst: result(self),
                         site,
                     }
@@ -474,31 +458,9 @@ impl<'m> FunctionCompiler<'m> {
                     Inst::Store {
                         value: self.slot(op, operands[0])?,
                         mem,
-                        index,
+                        access,
                         site,
                     }
-                }
-            }
-            "memref.load" => {
-                let mem = self.slot(op, operands[0])?;
-                let index = self.slots(op, &operands[1..])?.iter().map(|s| DimIndex::Slot(*s)).collect();
-                let site = self.site(op);
-                Inst::Load {
-                    mem,
-                    index,
-                    dst: result(self),
-                    site,
-                }
-            }
-            "memref.store" => {
-                let value = self.slot(op, operands[0])?;
-                let mem = self.slot(op, operands[1])?;
-                let index = self.slots(op, &operands[2..])?.iter().map(|s| DimIndex::Slot(*s)).collect();
-                Inst::Store {
-                    value,
-                    mem,
-                    index,
-                    site: self.site(op),
                 }
             }
             "affine.apply" | "affine.min" | "affine.max" => {
@@ -629,9 +591,17 @@ impl<'m> FunctionCompiler<'m> {
         })
     }
 
-    /// The flat offset of an access if every index provably lies in its
-    /// dimension for all values of the enclosing loops' induction variables.
-    fn prove_in_bounds(&self, index: &[DimIndex], shape: &[i64]) -> Option<FlatIndex> {
+    /// A proven access when every index provably lies in its dimension for
+    /// all values of the enclosing loops' induction variables, else a
+    /// checked one.
+    fn access(&self, index: Box<[DimIndex]>, memref_type: &Type) -> Access {
+        memref_type
+            .as_memref()
+            .and_then(|t| self.prove_in_bounds(&index, &t.shape))
+            .unwrap_or(Access::Checked(index))
+    }
+
+    fn prove_in_bounds(&self, index: &[DimIndex], shape: &[i64]) -> Option<Access> {
         let mut constant: i128 = 0;
         let mut terms: Vec<(Slot, i128)> = Vec::new();
         let mut stride: i128 = 1;
@@ -661,7 +631,7 @@ impl<'m> FunctionCompiler<'m> {
             }
             stride *= i128::from(size);
         }
-        Some(FlatIndex {
+        Some(Access::Proven {
             constant: i64::try_from(constant).ok()?,
             terms: terms
                 .into_iter()

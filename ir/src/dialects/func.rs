@@ -49,6 +49,14 @@ pub fn build_call(b: &mut Builder, callee: &str, args: &[Value], results: Vec<Ty
     )
 }
 
+/// The `func.func` ops of a module, in module order.
+pub fn functions(m: &Module) -> impl Iterator<Item = Op> + '_ {
+    m.block_ops(m.body())
+        .iter()
+        .copied()
+        .filter(move |&o| m.op_name(o) == "func.func")
+}
+
 /// The function type of a `func.func`.
 pub fn function_type(m: &Module, op: Op) -> Option<&FunctionType> {
     m.attr(op, "function_type")?.as_type()?.as_function()

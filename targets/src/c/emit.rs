@@ -94,23 +94,16 @@ pub fn emit_kernel(module: &Module, kernel: &str) -> Result<CProgram, CError> {
     })
 }
 
-fn functions(m: &Module) -> impl Iterator<Item = Op> + '_ {
-    m.block_ops(m.body())
-        .iter()
-        .copied()
-        .filter(move |&o| m.op_name(o) == "func.func")
-}
-
 fn has_body(m: &Module, f: Op) -> bool {
     m.entry_block(f, 0).is_some()
 }
 
 fn find_kernel(m: &Module, kernel: &str) -> Result<Op, CError> {
-    functions(m)
+    func::functions(m)
         .find(|&f| func::sym_name(m, f) == Some(kernel))
         .ok_or_else(|| CError::UnknownKernel {
             name: kernel.to_string(),
-            known: functions(m)
+            known: func::functions(m)
                 .filter(|&f| has_body(m, f))
                 .filter_map(|f| func::sym_name(m, f).map(str::to_string))
                 .collect(),
@@ -152,7 +145,7 @@ fn call_order(m: &Module, root: Op) -> Result<Vec<Op>, CError> {
                 .attr(op, "callee")
                 .and_then(Attribute::as_symbol)
                 .unwrap_or("");
-            let Some(callee) = functions(m).find(|&g| func::sym_name(m, g) == Some(callee_name))
+            let Some(callee) = func::functions(m).find(|&g| func::sym_name(m, g) == Some(callee_name))
             else {
                 return Err(CError::unsupported(
                     "func.call",
