@@ -230,8 +230,7 @@ pub trait Domain {
         a: &Self::Value,
         b: &Self::Value,
     ) -> Self::Value;
-    fn float_unary(&mut self, op: FloatUnary, format: FloatFormat, a: &Self::Value)
-        -> Self::Value;
+    fn float_unary(&mut self, op: FloatUnary, format: FloatFormat, a: &Self::Value) -> Self::Value;
     fn float_compare(
         &mut self,
         cmp: FloatCompare,
@@ -240,11 +239,21 @@ pub trait Domain {
         b: &Self::Value,
     ) -> Self::Value;
     /// The integer (read signed or unsigned) rounded once to `to`.
-    fn int_to_float(&mut self, a: &Self::Value, from: u32, signed: bool, to: FloatFormat)
-        -> Self::Value;
+    fn int_to_float(
+        &mut self,
+        a: &Self::Value,
+        from: u32,
+        signed: bool,
+        to: FloatFormat,
+    ) -> Self::Value;
     /// Rounded toward zero and saturated to the target range; NaN gives 0.
-    fn float_to_int(&mut self, a: &Self::Value, from: FloatFormat, to: u32, signed: bool)
-        -> Self::Value;
+    fn float_to_int(
+        &mut self,
+        a: &Self::Value,
+        from: FloatFormat,
+        to: u32,
+        signed: bool,
+    ) -> Self::Value;
     /// Exact when widening, rounded once (nearest-even) when narrowing.
     fn float_convert(&mut self, a: &Self::Value, from: FloatFormat, to: FloatFormat)
         -> Self::Value;
@@ -330,7 +339,11 @@ pub mod derived {
         b: &D::Value,
     ) -> D::Value {
         let lt = d.int_compare(
-            if signed { IntCompare::Slt } else { IntCompare::Ult },
+            if signed {
+                IntCompare::Slt
+            } else {
+                IntCompare::Ult
+            },
             width,
             a,
             b,

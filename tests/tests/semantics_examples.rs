@@ -68,7 +68,10 @@ fn check_kernel(
                 }
             })
             .collect();
-        let (inputs, outputs) = (dir.join(format!("in{seed}")), dir.join(format!("out{seed}")));
+        let (inputs, outputs) = (
+            dir.join(format!("in{seed}")),
+            dir.join(format!("out{seed}")),
+        );
         std::fs::create_dir_all(&inputs).unwrap();
         std::fs::create_dir_all(&outputs).unwrap();
         for (p, t) in params.iter().zip(&args) {
@@ -91,8 +94,13 @@ fn check_kernel(
         }
         for (p, expected) in params.iter().zip(&args).filter(|(p, _)| p.is_output) {
             let (dtype, shape) = layout(p);
-            let got = npy::read_expect(&outputs.join(format!("{}.npy", p.name)), &p.name, dtype, &shape)
-                .expect("the C harness writes its outputs");
+            let got = npy::read_expect(
+                &outputs.join(format!("{}.npy", p.name)),
+                &p.name,
+                dtype,
+                &shape,
+            )
+            .expect("the C harness writes its outputs");
             let c = compare(expected, &got).expect("same dtype and shape");
             if c.mismatches > 0 {
                 let m = c.first.expect("mismatches have a first");
@@ -157,7 +165,10 @@ fn check_examples(large: bool) {
         }
     }
     if jobs.is_empty() {
-        eprintln!("no {} examples selected", if large { "large" } else { "small" });
+        eprintln!(
+            "no {} examples selected",
+            if large { "large" } else { "small" }
+        );
         return;
     }
     let seeds = if large { &SEEDS[..1] } else { &SEEDS[..] };
@@ -186,7 +197,10 @@ fn check_examples(large: bool) {
         failures.len(),
         failures.join("\n")
     );
-    eprintln!("interpreter == C on {checked} kernels x {} seeds", seeds.len());
+    eprintln!(
+        "interpreter == C on {checked} kernels x {} seeds",
+        seeds.len()
+    );
 }
 
 #[test]

@@ -14,9 +14,9 @@
 //! panics on user input.
 
 pub use accc_dsl as dsl;
+pub use accc_interp as interp;
 pub use accc_ir as ir;
 pub use accc_ir::diag::{render as render_diagnostics, Diagnostic, SourceFile, Span};
-pub use accc_interp as interp;
 pub use accc_passes as passes;
 pub use accc_targets as targets;
 pub use accc_tensor as tensor;

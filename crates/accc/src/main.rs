@@ -323,15 +323,23 @@ fn report_run_error(cli: &Cli, source: &SourceFile, error: &accc::run::RunError)
             let line = parts.next()?.parse().ok()?;
             let file = parts.next()?.to_string();
             let (what, op) = rest.rsplit_once(" in `")?;
-            Some((file, line, col, what.to_string(), op.trim_end_matches('`').to_string()))
+            Some((
+                file,
+                line,
+                col,
+                what.to_string(),
+                op.trim_end_matches('`').to_string(),
+            ))
         })(),
         _ => None,
     };
     if let Some((file, line, col, what, op)) = located {
         if file == source.name() {
             if let Some(offset) = source.offset_of(line, col) {
-                let d = Diagnostic::error(what)
-                    .with_primary(accc::Span::new(offset, offset + 1), format!("in `{op}` lowered from here"));
+                let d = Diagnostic::error(what).with_primary(
+                    accc::Span::new(offset, offset + 1),
+                    format!("in `{op}` lowered from here"),
+                );
                 return report(cli, source, &[d]);
             }
         }

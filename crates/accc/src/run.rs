@@ -120,9 +120,17 @@ pub fn prepare_arguments(
                 return Ok(Tensor::zeros(dtype, shape));
             }
             match &options.inputs {
-                Some(dir) => npy::read_expect(&dir.join(format!("{}.npy", p.name)), &p.name, dtype, &shape)
-                    .map_err(|e| RunError::Input(e.to_string())),
-                None => Ok(generate(dtype, &shape, options.distribution, options.seed, &p.name)),
+                Some(dir) => {
+                    npy::read_expect(&dir.join(format!("{}.npy", p.name)), &p.name, dtype, &shape)
+                        .map_err(|e| RunError::Input(e.to_string()))
+                }
+                None => Ok(generate(
+                    dtype,
+                    &shape,
+                    options.distribution,
+                    options.seed,
+                    &p.name,
+                )),
             }
         })
         .collect()
@@ -183,7 +191,11 @@ pub fn pick_kernel(module: &Module, kernel: Option<&str>) -> Result<String, RunE
 }
 
 /// Runs `kernel` of `module` as `options` say.
-pub fn run_kernel(module: &Module, kernel: &str, options: &RunOptions) -> Result<RunReport, RunError> {
+pub fn run_kernel(
+    module: &Module,
+    kernel: &str,
+    options: &RunOptions,
+) -> Result<RunReport, RunError> {
     let func_op = module
         .lookup_symbol(kernel)
         .ok_or_else(|| RunError::Input(format!("no kernel named `{kernel}`")))?;
@@ -251,16 +263,23 @@ pub fn run_kernel(module: &Module, kernel: &str, options: &RunOptions) -> Result
         };
         let (mut mismatches, mut max_abs_err, mut first) = (0usize, 0f64, None);
         for ((name, got), expected) in outputs.iter().zip(&reference) {
-            let c = compare(expected, got).map_err(|e| RunError::Io(format!("output `{name}`: {e}")))?;
+            let c = compare(expected, got)
+                .map_err(|e| RunError::Io(format!("output `{name}`: {e}")))?;
             mismatches += c.mismatches;
             max_abs_err = max_abs_err.max(c.max_abs_err);
             if first.is_none() {
-                first = c.first.map(|Mismatch { index, expected, got }| FirstMismatch {
-                    output: name.clone(),
-                    index,
-                    expected,
-                    got,
-                });
+                first = c.first.map(
+                    |Mismatch {
+                         index,
+                         expected,
+                         got,
+                     }| FirstMismatch {
+                        output: name.clone(),
+                        index,
+                        expected,
+                        got,
+                    },
+                );
             }
         }
         report.correct = Some(mismatches == 0);

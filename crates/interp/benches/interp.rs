@@ -31,15 +31,16 @@ fn main() {
             ("attention.acc", "attention"),
         ]
     };
-    println!(
-        "| kernel | executed ops | wall (s) | Mops/s | ns/op |\n|---|---:|---:|---:|---:|"
-    );
+    println!("| kernel | executed ops | wall (s) | Mops/s | ns/op |\n|---|---:|---:|---:|---:|");
     for (file, kernel) in cases {
         if !filters.is_empty() && !filters.iter().any(|f| kernel.contains(f.as_str())) {
             continue;
         }
         let path = format!("{}/../../examples/{file}", env!("CARGO_MANIFEST_DIR"));
-        let source = SourceFile::new(*file, std::fs::read_to_string(&path).expect("example exists"));
+        let source = SourceFile::new(
+            *file,
+            std::fs::read_to_string(&path).expect("example exists"),
+        );
         let program = accc_dsl::parse_and_check(&source).expect("example checks");
         let module = accc_dsl::lower::lower_program(&source, &program, Some(kernel))
             .expect("example lowers");

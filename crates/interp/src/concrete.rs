@@ -285,8 +285,13 @@ mod tests {
     fn integer_rules() {
         let mut d = Concrete;
         let op = |d: &mut Concrete, op, w, a: i64, b: i64| {
-            d.int_op(op, w, &((a as u64) & width_mask(w)), &((b as u64) & width_mask(w)))
-                .map(|v| sext(v, w))
+            d.int_op(
+                op,
+                w,
+                &((a as u64) & width_mask(w)),
+                &((b as u64) & width_mask(w)),
+            )
+            .map(|v| sext(v, w))
         };
         assert_eq!(op(&mut d, IntOp::Add, 8, 127, 1), Ok(-128));
         assert_eq!(op(&mut d, IntOp::DivS, 8, -128, -1), Ok(-128));
@@ -295,7 +300,10 @@ mod tests {
         assert_eq!(op(&mut d, IntOp::RemS, 32, -7, 2), Ok(-1));
         assert_eq!(op(&mut d, IntOp::DivS, 32, -7, 2), Ok(-3));
         assert_eq!(op(&mut d, IntOp::DivU, 8, -1, 2), Ok(127));
-        assert_eq!(op(&mut d, IntOp::DivS, 16, 1, 0), Err(Fault::DivisionByZero));
+        assert_eq!(
+            op(&mut d, IntOp::DivS, 16, 1, 0),
+            Err(Fault::DivisionByZero)
+        );
         assert_eq!(op(&mut d, IntOp::Shl, 8, 1, 8), Ok(0));
         assert_eq!(op(&mut d, IntOp::ShrS, 8, -128, 200), Ok(-1));
         assert_eq!(op(&mut d, IntOp::ShrU, 8, -128, 7), Ok(1));
@@ -307,17 +315,29 @@ mod tests {
         let f32b = |x: f32| u64::from(x.to_bits());
         // Saturation and NaN.
         assert_eq!(d.float_to_int(&f32b(300.5), FloatFormat::F32, 8, true), 127);
-        assert_eq!(d.float_to_int(&f32b(-300.5), FloatFormat::F32, 8, true), 0x80);
+        assert_eq!(
+            d.float_to_int(&f32b(-300.5), FloatFormat::F32, 8, true),
+            0x80
+        );
         assert_eq!(d.float_to_int(&f32b(-1.9), FloatFormat::F32, 8, true), 0xff);
-        assert_eq!(d.float_to_int(&f32b(f32::NAN), FloatFormat::F32, 32, true), 0);
+        assert_eq!(
+            d.float_to_int(&f32b(f32::NAN), FloatFormat::F32, 32, true),
+            0
+        );
         assert_eq!(d.float_to_int(&f32b(-5.0), FloatFormat::F32, 8, false), 0);
-        assert_eq!(d.float_to_int(&f32b(1e10), FloatFormat::F32, 16, false), 0xffff);
+        assert_eq!(
+            d.float_to_int(&f32b(1e10), FloatFormat::F32, 16, false),
+            0xffff
+        );
         // i64 -> bf16 where going through f64 with nearest rounding would
         // land on a tie: 2^62 + 2^54 + 1 is just above the midpoint between
         // bf16 neighbours 2^62 and 2^62 + 2^55.
         let v: u64 = (1 << 62) + (1 << 54) + 1;
         let bf = d.int_to_float(&v, 64, true, FloatFormat::BF16);
-        assert_eq!(format_to_f64(bf, FloatFormat::BF16), 2f64.powi(62) + 2f64.powi(55));
+        assert_eq!(
+            format_to_f64(bf, FloatFormat::BF16),
+            2f64.powi(62) + 2f64.powi(55)
+        );
         let f16 = d.int_to_float(&0xffff_ffff, 32, false, FloatFormat::F16);
         assert_eq!(f16, 0x7c00);
     }

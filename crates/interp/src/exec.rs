@@ -219,7 +219,13 @@ impl<'p> Machine<'p> {
                 regs[*dst as usize] =
                     arith::apply(&mut Concrete, op, &values).map_err(|f| func.fault(*site, f))?;
             }
-            Inst::Prim { op, a, b, dst, site } => {
+            Inst::Prim {
+                op,
+                a,
+                b,
+                dst,
+                site,
+            } => {
                 regs[*dst as usize] = op
                     .apply(&mut Concrete, &regs[*a as usize], &regs[*b as usize])
                     .map_err(|f| func.fault(*site, f))?;
@@ -266,9 +272,7 @@ impl<'p> Machine<'p> {
             } => {
                 let values: Vec<u64> = operands.iter().map(|s| regs[*s as usize]).collect();
                 let v = match kind {
-                    ApplyKind::Apply => {
-                        affine::eval_map(&mut Concrete, map, &values).map(|r| r[0])
-                    }
+                    ApplyKind::Apply => affine::eval_map(&mut Concrete, map, &values).map(|r| r[0]),
                     ApplyKind::Min => affine::eval_extremum(&mut Concrete, map, &values, false),
                     ApplyKind::Max => affine::eval_extremum(&mut Concrete, map, &values, true),
                 };
@@ -310,8 +314,7 @@ impl<'p> Machine<'p> {
                 let holds = match cond {
                     Condition::Slot(s) => regs[*s as usize] & 1 == 1,
                     Condition::Set { set, operands } => {
-                        let values: Vec<u64> =
-                            operands.iter().map(|s| regs[*s as usize]).collect();
+                        let values: Vec<u64> = operands.iter().map(|s| regs[*s as usize]).collect();
                         affine::eval_set(&mut Concrete, set, &values)
                             .map_err(|f| func.fault(*site, f))?
                             == 1
@@ -329,7 +332,11 @@ impl<'p> Machine<'p> {
             } => {
                 let len = shape.iter().product::<i64>().max(0) as usize;
                 let cached = if *on_stack {
-                    frame.stack.iter().find(|(s, _)| *s == *site).map(|(_, h)| *h)
+                    frame
+                        .stack
+                        .iter()
+                        .find(|(s, _)| *s == *site)
+                        .map(|(_, h)| *h)
                 } else {
                     None
                 };
@@ -391,7 +398,11 @@ fn linear(constant: i64, terms: &[(Slot, i64)], regs: &[u64]) -> i64 {
 
 /// The row-major offset of the element an access names.
 #[inline(always)]
-fn element_offset(access: &Access, shape: &[i64], regs: &[u64]) -> std::result::Result<usize, Fault> {
+fn element_offset(
+    access: &Access,
+    shape: &[i64],
+    regs: &[u64],
+) -> std::result::Result<usize, Fault> {
     match access {
         Access::Proven { constant, terms } => Ok(linear(*constant, terms, regs) as usize),
         Access::Checked(index) => checked_offset(index, shape, regs),
@@ -425,7 +436,11 @@ fn bound(b: &LoopBound, regs: &[u64], upper: bool) -> std::result::Result<i64, F
 /// The row-major offset of a checked access, checking every index against
 /// its dimension.
 #[inline(always)]
-fn checked_offset(index: &[DimIndex], shape: &[i64], regs: &[u64]) -> std::result::Result<usize, Fault> {
+fn checked_offset(
+    index: &[DimIndex],
+    shape: &[i64],
+    regs: &[u64],
+) -> std::result::Result<usize, Fault> {
     let mut offset = 0i64;
     for (dim, (ix, &size)) in index.iter().zip(shape).enumerate() {
         let i = match ix {
@@ -451,4 +466,3 @@ fn checked_offset(index: &[DimIndex], shape: &[i64], regs: &[u64]) -> std::resul
     }
     Ok(offset as usize)
 }
-

@@ -64,7 +64,10 @@ pub enum InterpError {
         reason: String,
     },
     #[error("no kernel named `{name}`; the module defines: {}", available.join(", "))]
-    NoKernel { name: String, available: Vec<String> },
+    NoKernel {
+        name: String,
+        available: Vec<String>,
+    },
     #[error("kernel `{kernel}` takes {expected} arguments, {given} were given")]
     ArgumentCount {
         kernel: String,

@@ -203,10 +203,7 @@ impl Program {
             .iter()
             .map(|f| FunctionCompiler::new(m, &by_name).compile(*f))
             .collect::<Result<Vec<_>, _>>()?;
-        let program = Program {
-            functions,
-            by_name,
-        };
+        let program = Program { functions, by_name };
         program.check_no_recursion()?;
         Ok(program)
     }
@@ -309,7 +306,11 @@ impl<'m> FunctionCompiler<'m> {
         let Some(entry) = m.entry_block(f, 0) else {
             return Err(self.unsupported(f, "a function without a body"));
         };
-        let params: Vec<Slot> = m.block_args(entry).iter().map(|v| self.define(*v)).collect();
+        let params: Vec<Slot> = m
+            .block_args(entry)
+            .iter()
+            .map(|v| self.define(*v))
+            .collect();
         let param_types = m
             .block_args(entry)
             .iter()
@@ -343,10 +344,8 @@ impl<'m> FunctionCompiler<'m> {
     }
 
     fn site(&mut self, op: Op) -> Site {
-        self.sites.push((
-            self.m.op_name(op).to_string(),
-            self.m.op(op).loc.clone(),
-        ));
+        self.sites
+            .push((self.m.op_name(op).to_string(), self.m.op(op).loc.clone()));
         (self.sites.len() - 1) as Site
     }
 
@@ -433,7 +432,10 @@ impl<'m> FunctionCompiler<'m> {
                         .iter()
                         .map(|e| dim_index(e, map.num_dims, &map_slots))
                         .collect();
-                    (affine::access_memref(m, op).expect("verified access"), index)
+                    (
+                        affine::access_memref(m, op).expect("verified access"),
+                        index,
+                    )
                 } else {
                     // memref.load %m[indices], memref.store %v, %m[indices]
                     let first = usize::from(!is_load);
@@ -557,7 +559,10 @@ impl<'m> FunctionCompiler<'m> {
                 if !m.results(op).is_empty() {
                     return Err(self.unsupported(op, "calls with results"));
                 }
-                let callee_name = m.attr(op, "callee").and_then(Attribute::as_symbol).unwrap_or("");
+                let callee_name = m
+                    .attr(op, "callee")
+                    .and_then(Attribute::as_symbol)
+                    .unwrap_or("");
                 let callee = *self
                     .by_name
                     .get(callee_name)
@@ -614,7 +619,10 @@ impl<'m> FunctionCompiler<'m> {
             let (mut lo, mut hi) = (i128::from(c), i128::from(c));
             for (s, coeff) in &ts {
                 let (a, b) = self.ranges.get(s)?;
-                let (x, y) = (i128::from(*a) * i128::from(*coeff), i128::from(*b) * i128::from(*coeff));
+                let (x, y) = (
+                    i128::from(*a) * i128::from(*coeff),
+                    i128::from(*b) * i128::from(*coeff),
+                );
                 lo += x.min(y);
                 hi += x.max(y);
             }
@@ -654,7 +662,9 @@ impl<'m> FunctionCompiler<'m> {
         let iv = self.define(self.m.block_args(body_block)[0]);
         // The induction variable's range, when the loop runs at least once
         // with constant bounds: lb ..= the last value it takes.
-        if let (LoopBound::Const(lb), LoopBound::Const(ub), Step::Const(st)) = (&lower, &upper, &step) {
+        if let (LoopBound::Const(lb), LoopBound::Const(ub), Step::Const(st)) =
+            (&lower, &upper, &step)
+        {
             if ub > lb && *st > 0 {
                 let last = lb + ((ub - 1 - lb) / st) * st;
                 self.ranges.insert(iv, (*lb, last));

@@ -8,8 +8,11 @@ use accc_tensor::random::{generate, Distribution};
 use accc_tensor::{DType, Tensor};
 
 fn lower(path: &str, kernel: &str) -> accc_ir::Module {
-    let text = std::fs::read_to_string(format!("{}/../../examples/{path}", env!("CARGO_MANIFEST_DIR")))
-        .expect("example file exists");
+    let text = std::fs::read_to_string(format!(
+        "{}/../../examples/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("example file exists");
     let file = SourceFile::new(path, text);
     let program = accc_dsl::parse_and_check(&file).expect("example checks");
     accc_dsl::lower::lower_program(&file, &program, Some(kernel)).expect("example lowers")
@@ -48,12 +51,26 @@ fn f32_gemm_bias_relu_matches_a_direct_loop() {
         module.lookup_symbol("gemm_bias_relu_f32").unwrap(),
     );
     let shape = |i: usize| -> Vec<usize> {
-        params[i].memref().unwrap().shape.iter().map(|d| *d as usize).collect()
+        params[i]
+            .memref()
+            .unwrap()
+            .shape
+            .iter()
+            .map(|d| *d as usize)
+            .collect()
     };
     let (m, k) = (shape(0)[0], shape(0)[1]);
     let nn = shape(1)[1];
     let mut args: Vec<Tensor> = (0..3)
-        .map(|i| generate(DType::F32, &shape(i), Distribution::Uniform, 3, &params[i].name))
+        .map(|i| {
+            generate(
+                DType::F32,
+                &shape(i),
+                Distribution::Uniform,
+                3,
+                &params[i].name,
+            )
+        })
         .collect();
     args.push(Tensor::zeros(DType::F32, shape(3)));
     let (a, b, bias) = (args[0].clone(), args[1].clone(), args[2].clone());
@@ -105,10 +122,19 @@ func.func @d(%x: memref<4xi32>, %y: memref<4xi32>) {
     );
     let err = interp.run("d", &mut args).unwrap_err();
     assert!(matches!(err, InterpError::Fault { .. }));
-    assert_eq!(err.to_string(), "d.acc:7:9: error: division by zero in `arith.divsi`");
+    assert_eq!(
+        err.to_string(),
+        "d.acc:7:9: error: division by zero in `arith.divsi`"
+    );
     let err = interp.run("nope", &mut args).unwrap_err();
-    assert_eq!(err.to_string(), "no kernel named `nope`; the module defines: k, d");
-    let mut wrong = vec![Tensor::zeros(DType::F32, vec![4]), Tensor::zeros(DType::I32, vec![4])];
+    assert_eq!(
+        err.to_string(),
+        "no kernel named `nope`; the module defines: k, d"
+    );
+    let mut wrong = vec![
+        Tensor::zeros(DType::F32, vec![4]),
+        Tensor::zeros(DType::I32, vec![4]),
+    ];
     let err = interp.run("k", &mut wrong).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -131,7 +157,11 @@ func.func @k(%y: memref<2xf32>) {
     let interp = Interpreter::new(&module).unwrap();
     let mut args = vec![Tensor::zeros(DType::F32, vec![2])];
     let err = interp.run("k", &mut args).unwrap_err();
-    assert!(err.to_string().contains("use of a deallocated buffer in `memref.load`"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("use of a deallocated buffer in `memref.load`"),
+        "{err}"
+    );
     let text = r#"
 func.func @r(%y: memref<2xf32>) {
   func.call @s(%y) : (memref<2xf32>) -> ()

@@ -281,12 +281,27 @@ use crate::semantics::{
 /// An `arith` op with its types resolved.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ArithOp {
-    Constant { ty: ScalarType, bits: u64 },
-    Int { op: IntBinary, width: u32 },
-    Float { op: FloatBinary, format: FloatFormat },
+    Constant {
+        ty: ScalarType,
+        bits: u64,
+    },
+    Int {
+        op: IntBinary,
+        width: u32,
+    },
+    Float {
+        op: FloatBinary,
+        format: FloatFormat,
+    },
     NegF(FloatFormat),
-    CmpI { predicate: u8, width: u32 },
-    CmpF { predicate: u8, format: FloatFormat },
+    CmpI {
+        predicate: u8,
+        width: u32,
+    },
+    CmpF {
+        predicate: u8,
+        format: FloatFormat,
+    },
     Select,
     Cast(Cast),
 }
@@ -333,11 +348,29 @@ pub enum FloatBinary {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cast {
     /// `extsi`, `extui`, `trunci`, `index_cast`, `index_castui`.
-    Resize { from: u32, to: u32, signed: bool },
-    IntToFloat { from: u32, signed: bool, to: FloatFormat },
-    FloatToInt { from: FloatFormat, to: u32, signed: bool },
-    FloatConvert { from: FloatFormat, to: FloatFormat },
-    Bitcast { from: ScalarType, to: ScalarType },
+    Resize {
+        from: u32,
+        to: u32,
+        signed: bool,
+    },
+    IntToFloat {
+        from: u32,
+        signed: bool,
+        to: FloatFormat,
+    },
+    FloatToInt {
+        from: FloatFormat,
+        to: u32,
+        signed: bool,
+    },
+    FloatConvert {
+        from: FloatFormat,
+        to: FloatFormat,
+    },
+    Bitcast {
+        from: ScalarType,
+        to: ScalarType,
+    },
 }
 
 const INT_BINARY_OPS: [IntBinary; 19] = [
@@ -494,7 +527,12 @@ pub enum Primitive {
 
 impl Primitive {
     #[inline(always)]
-    pub fn apply<D: Domain>(self, d: &mut D, a: &D::Value, b: &D::Value) -> Result<D::Value, Fault> {
+    pub fn apply<D: Domain>(
+        self,
+        d: &mut D,
+        a: &D::Value,
+        b: &D::Value,
+    ) -> Result<D::Value, Fault> {
         Ok(match self {
             Primitive::Int(op, w) => d.int_op(op, w, a, b)?,
             Primitive::Float(op, f) => d.float_op(op, f, a, b),

@@ -145,7 +145,8 @@ fn call_order(m: &Module, root: Op) -> Result<Vec<Op>, CError> {
                 .attr(op, "callee")
                 .and_then(Attribute::as_symbol)
                 .unwrap_or("");
-            let Some(callee) = func::functions(m).find(|&g| func::sym_name(m, g) == Some(callee_name))
+            let Some(callee) =
+                func::functions(m).find(|&g| func::sym_name(m, g) == Some(callee_name))
             else {
                 return Err(CError::unsupported(
                     "func.call",
