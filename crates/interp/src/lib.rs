@@ -36,6 +36,7 @@
 //! assert_eq!(args[1].to_f64(3), -2.0); // wraps around
 //! ```
 
+mod code;
 pub mod concrete;
 mod exec;
 pub mod program;
@@ -95,14 +96,16 @@ pub struct RunStats {
 /// A module compiled for interpretation; cheap to run many times.
 pub struct Interpreter {
     program: Program,
+    /// `program`'s functions compiled to closures, by index.
+    code: Vec<std::sync::Arc<code::Compiled>>,
 }
 
 impl Interpreter {
     /// Compiles every function of a verified module.
     pub fn new(module: &Module) -> Result<Interpreter, InterpError> {
-        Ok(Interpreter {
-            program: Program::compile(module)?,
-        })
+        let program = Program::compile(module)?;
+        let code = code::compile_program(&program);
+        Ok(Interpreter { program, code })
     }
 
     /// The module's function names, in module order.
@@ -139,7 +142,7 @@ impl Interpreter {
                 found: format!("{}{:?}", t.dtype, t.shape),
             })?;
         }
-        let mut machine = Machine::new(&self.program);
+        let mut machine = Machine::new();
         let mut values = Vec::with_capacity(args.len());
         for (ty, t) in func.param_types.iter().zip(args.iter()) {
             values.push(match ty {
@@ -150,7 +153,10 @@ impl Interpreter {
                 _ => t.data[0],
             });
         }
-        machine.call(f, &values)?;
+        if machine.call(&self.code[f], &values).is_err() {
+            let (func, site, fault) = machine.error.take().expect("a stopped run has its fault");
+            return Err(self.program.functions[func].fault(site, fault));
+        }
         for ((ty, t), v) in func.param_types.iter().zip(args.iter_mut()).zip(values) {
             if ty.as_memref().is_some() {
                 t.data = machine.buffer_bits(v);

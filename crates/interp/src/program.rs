@@ -21,7 +21,7 @@ use crate::InterpError;
 pub(crate) type Slot = u32;
 
 /// What a memory access indexes dimension `k` with.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum DimIndex {
     /// A slot holding the index (`memref.load`, or a map result `d_i`).
     Slot(Slot),
@@ -77,7 +77,7 @@ pub(crate) enum ApplyKind {
 pub(crate) type Site = u32;
 
 /// How a load or store finds its element.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Access {
     /// Every index was proven in bounds from the enclosing loops' constant
     /// bounds: the row-major offset `constant + Σ coeff · slot`, with no
@@ -102,7 +102,9 @@ pub(crate) enum Inst {
     },
     Arith {
         op: arith::ArithOp,
+        /// The operands, padded with slot 0 past `arity`.
         args: [Slot; 3],
+        arity: u8,
         dst: Slot,
         site: Site,
     },
@@ -116,6 +118,8 @@ pub(crate) enum Inst {
     Load {
         mem: Slot,
         access: Access,
+        /// The element width of the memref's type.
+        elem_bits: u32,
         dst: Slot,
         site: Site,
     },
@@ -124,6 +128,7 @@ pub(crate) enum Inst {
         value: Slot,
         mem: Slot,
         access: Access,
+        elem_bits: u32,
         site: Site,
     },
     Apply {
@@ -406,6 +411,7 @@ impl<'m> FunctionCompiler<'m> {
                 Inst::Arith {
                     op: resolved,
                     args,
+                    arity: operands.len().min(3) as u8,
                     dst: result(self),
                     site,
                 }
@@ -447,12 +453,21 @@ impl<'m> FunctionCompiler<'m> {
                     (operands[first], index)
                 };
                 let mem = self.slot(op, memref)?;
-                let access = self.access(index, m.value_type(memref));
+                let memref_type = m.value_type(memref);
+                let Some(elem_bits) = memref_type
+                    .as_memref()
+                    .and_then(|t| ScalarType::of(&t.elem))
+                    .map(ScalarType::bits)
+                else {
+                    return Err(self.unsupported(op, "an access to a memref of non-scalars"));
+                };
+                let access = self.access(index, memref_type);
                 let site = self.site(op);
                 if is_load {
                     Inst::Load {
                         mem,
                         access,
+                        elem_bits,
                         dst: result(self),
                         site,
                     }
@@ -461,6 +476,7 @@ impl<'m> FunctionCompiler<'m> {
                         value: self.slot(op, operands[0])?,
                         mem,
                         access,
+                        elem_bits,
                         site,
                     }
                 }

@@ -792,7 +792,7 @@ impl<'a> Parser<'a> {
                         let ty = self.parse_type()?;
                         self.optional_trailing_loc()?;
                         let v = self.m.add_block_arg(b, ty);
-                        self.define(&self.text(a)[1..].to_string(), Def::Single(v), a.span)?;
+                        self.define(&self.text(a)[1..], Def::Single(v), a.span)?;
                         if !self.eat(Tok::Comma) {
                             break;
                         }
