@@ -11,8 +11,10 @@
 //!
 //! Speed: a module is compiled once into instruction trees over a flat
 //! register file, with each op's meaning and each access's index arithmetic
-//! resolved ahead of time (see [`program`]); `cargo bench -p accc-interp`
-//! reports executed ops per second on the 512³ GEMM.
+//! resolved ahead of time (see [`program`]), then into specialised closures
+//! with single-use values fused into their consumers (`code.rs`);
+//! `cargo bench -p accc-interp` reports executed ops per second on the
+//! example GEMMs.
 //!
 //! ```
 //! use accc_tensor::{DType, Tensor};
