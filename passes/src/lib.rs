@@ -10,5 +10,6 @@
 pub mod canonicalize;
 pub mod dce;
 pub mod manager;
+pub mod schedule;
 
 pub use manager::{registered_passes, Pass, PassError, PassInfo, PassManager};

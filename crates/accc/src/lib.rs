@@ -34,37 +34,91 @@ pub struct CompileOptions {
     pub schedule: Option<String>,
 }
 
-/// Parses, checks and lowers an `.acc` file to a verified IR module.
+/// Parses, checks and lowers an `.acc` file to a verified IR module,
+/// applying the schedule named in `options` if any.
 pub fn compile(file: &SourceFile, options: &CompileOptions) -> Result<Module, Vec<Diagnostic>> {
+    compile_traced(file, options).map(|(module, _)| module)
+}
+
+/// [`compile`], also returning the trace of the applied schedule (empty
+/// without one): every step with the IR before and after it.
+pub fn compile_traced(
+    file: &SourceFile,
+    options: &CompileOptions,
+) -> Result<(Module, passes::schedule::Trace), Vec<Diagnostic>> {
     let program = dsl::parse_and_check(file)?;
-    if let Some(name) = &options.schedule {
-        let Some(schedule) = program.schedules.iter().find(|s| s.name == *name) else {
-            let known: Vec<&str> = program.schedules.iter().map(|s| s.name.as_str()).collect();
+    let Some(name) = &options.schedule else {
+        let module = dsl::lower::lower_program(file, &program, options.kernel.as_deref())?;
+        return Ok((module, passes::schedule::Trace::default()));
+    };
+    let Some(schedule) = program.schedules.iter().find(|s| s.name == *name) else {
+        let known: Vec<&str> = program.schedules.iter().map(|s| s.name.as_str()).collect();
+        return Err(vec![Diagnostic::error(format!(
+            "no schedule named `{name}` in {}",
+            file.name()
+        ))
+        .with_primary(Span::new(0, 0), "")
+        .with_hint(if known.is_empty() {
+            "this file declares no schedules".to_string()
+        } else {
+            format!("schedules in this file: {}", known.join(", "))
+        })]);
+    };
+    let target = &program.kernels[schedule.kernel.index()].name;
+    if let Some(kernel) = &options.kernel {
+        if target != kernel {
             return Err(vec![Diagnostic::error(format!(
-                "no schedule named `{name}` in {}",
-                file.name()
+                "schedule `{name}` is for kernel `{target}`, not `{kernel}`"
             ))
-            .with_primary(Span::new(0, 0), "")
-            .with_hint(if known.is_empty() {
-                "this file declares no schedules".to_string()
-            } else {
-                format!("schedules in this file: {}", known.join(", "))
-            })]);
-        };
-        let target = &program.kernels[schedule.kernel.index()].name;
-        if let Some(kernel) = &options.kernel {
-            if target != kernel {
-                return Err(vec![Diagnostic::error(format!(
-                    "schedule `{name}` is for kernel `{target}`, not `{kernel}`"
-                ))
-                .with_primary(schedule.span, "declared here")]);
+            .with_primary(schedule.span, "declared here")]);
+        }
+    }
+    let mut module = dsl::lower::lower_program(file, &program, Some(target))?;
+    let steps = schedule_steps(schedule);
+    let trace = steps
+        .apply(&mut module, target)
+        .map_err(|e| vec![e.to_diagnostic()])?;
+    Ok((module, trace))
+}
+
+/// A checked DSL schedule as the steps `accc_passes` applies.
+pub fn schedule_steps(schedule: &dsl::checked::Schedule) -> passes::schedule::Schedule {
+    use passes::schedule::{Arg, ArgValue, Step};
+    fn value(v: &dsl::ast::ScheduleValue) -> ArgValue {
+        match &v.kind {
+            dsl::ast::ScheduleValueKind::Int(i) => ArgValue::Int(*i),
+            dsl::ast::ScheduleValueKind::Float(f) => ArgValue::Float(*f),
+            dsl::ast::ScheduleValueKind::Str(s) => ArgValue::Str(s.clone()),
+            dsl::ast::ScheduleValueKind::Path(parts) => ArgValue::Name(
+                parts
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("."),
+            ),
+            dsl::ast::ScheduleValueKind::List(items) => {
+                ArgValue::List(items.iter().map(value).collect())
             }
         }
-        return Err(vec![Diagnostic::error(format!(
-            "schedule `{name}` parsed and checked, but applying schedules is not implemented yet"
-        ))
-        .with_primary(schedule.span, "this schedule")
-        .with_hint("schedule primitives arrive with the primitives issue; compile without --schedule for now")]);
     }
-    dsl::lower::lower_program(file, &program, options.kernel.as_deref())
+    passes::schedule::Schedule {
+        steps: schedule
+            .steps
+            .iter()
+            .map(|s| Step {
+                primitive: s.primitive.name.clone(),
+                binds: s.results.iter().map(|r| r.name.clone()).collect(),
+                args: s
+                    .args
+                    .iter()
+                    .map(|a| Arg {
+                        key: a.key.as_ref().map(|k| k.name.clone()),
+                        value: value(&a.value),
+                        span: Some(a.span),
+                    })
+                    .collect(),
+                span: Some(s.span),
+            })
+            .collect(),
+    }
 }

@@ -156,13 +156,10 @@ fn run(cli: &Cli) -> Result<(), Reported> {
                         kernel: kernel.clone(),
                         schedule: schedule.clone(),
                     };
-                    let module =
-                        accc::compile(&source, &options).map_err(|d| report(cli, &source, &d))?;
+                    let (module, trace) = accc::compile_traced(&source, &options)
+                        .map_err(|d| report(cli, &source, &d))?;
                     if cli.print_ir_after_each {
-                        eprintln!(
-                            "// -----// IR after lower-to-ir //----- //\n{}",
-                            print_module(&module)
-                        );
+                        print_trace(&module, &trace);
                     }
                     let options = accc::ir::text::PrintOptions {
                         print_locations: *locations,
@@ -241,6 +238,25 @@ fn run(cli: &Cli) -> Result<(), Reported> {
     }
 }
 
+/// `--print-ir-after-each` for a compile: the lowered IR, then the IR
+/// after every schedule step, on stderr.
+fn print_trace(module: &accc::ir::Module, trace: &accc::passes::schedule::Trace) {
+    let lowered = trace.steps.first().map_or(module, |s| &s.before);
+    eprintln!(
+        "// -----// IR after lower-to-ir //----- //\n{}",
+        print_module(lowered)
+    );
+    for (i, entry) in trace.steps.iter().enumerate() {
+        eprintln!(
+            "// -----// IR after step {}: {} //----- //\n// {}\n{}",
+            i + 1,
+            entry.step,
+            entry.report.summary,
+            print_module(&entry.after)
+        );
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_command(
     cli: &Cli,
@@ -254,9 +270,15 @@ fn run_command(
         kernel: kernel.map(str::to_string),
         schedule: schedule.map(str::to_string),
     };
-    let module = accc::compile(&source, &compile_options).map_err(|d| report(cli, &source, &d))?;
+    let (module, trace) =
+        accc::compile_traced(&source, &compile_options).map_err(|d| report(cli, &source, &d))?;
+    if cli.print_ir_after_each {
+        print_trace(&module, &trace);
+    }
     let kernel = accc::run::pick_kernel(&module, kernel).map_err(|e| fail(cli, &e.to_string()))?;
-    let report_run = accc::run::run_kernel(&module, &kernel, &options)
+    // A check compares with the kernel as written, before its schedule.
+    let reference = trace.steps.first().map_or(&module, |s| &s.before);
+    let report_run = accc::run::run_kernel_checked_against(&module, reference, &kernel, &options)
         .map_err(|e| report_run_error(cli, &source, &e))?;
     if cli.json {
         println!(

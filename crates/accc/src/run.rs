@@ -196,31 +196,35 @@ pub fn run_kernel(
     kernel: &str,
     options: &RunOptions,
 ) -> Result<RunReport, RunError> {
+    run_kernel_checked_against(module, module, kernel, options)
+}
+
+/// [`run_kernel`] where `--check` runs the interpreter on `reference`
+/// instead: the kernel before its schedule, so a check compares the
+/// scheduled kernel on the target with the unscheduled one.
+pub fn run_kernel_checked_against(
+    module: &Module,
+    reference: &Module,
+    kernel: &str,
+    options: &RunOptions,
+) -> Result<RunReport, RunError> {
     let func_op = module
         .lookup_symbol(kernel)
         .ok_or_else(|| RunError::Input(format!("no kernel named `{kernel}`")))?;
     let params = func::kernel_params(module, func_op);
     let args = prepare_arguments(&params, options)?;
 
-    let needs_interp = options.target == Target::Interp || options.check;
-    let interp = if needs_interp {
-        Some(Interpreter::new(module)?)
-    } else {
-        None
-    };
-    let run_interp = |args: &[Tensor]| -> Result<(Vec<Tensor>, f64, u64), RunError> {
+    let run_interp = |m: &Module, args: &[Tensor]| -> Result<(Vec<Tensor>, f64, u64), RunError> {
+        let interp = Interpreter::new(m)?;
         let mut args = args.to_vec();
         let start = Instant::now();
-        let stats = interp
-            .as_ref()
-            .expect("an interpreter exists whenever one is needed")
-            .run(kernel, &mut args)?;
+        let stats = interp.run(kernel, &mut args)?;
         Ok((args, start.elapsed().as_secs_f64() * 1e3, stats.ops))
     };
 
     let (results, wall_ms, interp_ops) = match options.target {
         Target::Interp => {
-            let (results, ms, ops) = run_interp(&args)?;
+            let (results, ms, ops) = run_interp(module, &args)?;
             (results, ms, Some(ops))
         }
         Target::C => {
@@ -250,10 +254,10 @@ pub fn run_kernel(
         outputs: Vec::new(),
     };
     if options.check {
-        let reference = if options.target == Target::Interp {
+        let reference = if options.target == Target::Interp && std::ptr::eq(module, reference) {
             outputs.iter().map(|(_, t)| t.clone()).collect()
         } else {
-            let (all, _, _) = run_interp(&args)?;
+            let (all, _, _) = run_interp(reference, &args)?;
             params
                 .iter()
                 .zip(all)

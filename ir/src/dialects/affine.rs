@@ -17,7 +17,7 @@
 //!   `index` result.
 
 use super::expect_counts;
-use crate::affine::{AffineMap, IntegerSet};
+use crate::affine::{AffineExpr, AffineMap, IntegerSet};
 use crate::attrs::Attribute;
 use crate::builder::Builder;
 use crate::entity::{Block, Op, Value};
@@ -174,6 +174,165 @@ pub fn access_memref(m: &Module, op: Op) -> Option<Value> {
         "affine.load" => m.operands(op).first().copied(),
         "affine.store" => m.operands(op).get(1).copied(),
         _ => None,
+    }
+}
+
+/// `map` over `operands` with every dimension operand equal to `old`
+/// replaced by `expr`, an affine expression whose dimensions `d0, d1, ...`
+/// stand for `new`. `new` values become dimension operands (reused when
+/// already one); `old` no longer appears among the returned operands
+/// unless it was also a symbol operand.
+fn substitute_in_map(
+    results: &[AffineExpr],
+    num_dims: u32,
+    num_syms: u32,
+    operands: &[Value],
+    old: Value,
+    new: &[Value],
+    expr: &AffineExpr,
+) -> (Vec<AffineExpr>, u32, Vec<Value>) {
+    let d = (num_dims as usize).min(operands.len());
+    let mut dims: Vec<Value> = operands[..d]
+        .iter()
+        .filter(|v| **v != old)
+        .copied()
+        .collect();
+    let position = |dims: &mut Vec<Value>, v: Value| -> u32 {
+        match dims.iter().position(|x| *x == v) {
+            Some(p) => p as u32,
+            None => {
+                dims.push(v);
+                (dims.len() - 1) as u32
+            }
+        }
+    };
+    let new_dims: Vec<AffineExpr> = new
+        .iter()
+        .map(|v| AffineExpr::Dim(position(&mut dims, *v)))
+        .collect();
+    let replacement = expr.substitute(&new_dims, &[]);
+    let dim_subst: Vec<AffineExpr> = operands[..d]
+        .iter()
+        .map(|v| {
+            if *v == old {
+                replacement.clone()
+            } else {
+                AffineExpr::Dim(position(&mut dims, *v))
+            }
+        })
+        .collect();
+    let syms: Vec<AffineExpr> = (0..num_syms).map(AffineExpr::Sym).collect();
+    let results = results
+        .iter()
+        .map(|e| e.substitute(&dim_subst, &syms).simplify())
+        .collect();
+    let num_dims = dims.len() as u32;
+    dims.extend_from_slice(&operands[d..]);
+    (results, num_dims, dims)
+}
+
+/// Replaces the uses of `old` as a dimension operand of `op` (an
+/// `affine.load`, `affine.store`, `affine.apply`/`min`/`max`, `affine.for`
+/// bound or `affine.if` condition) by `expr`, whose dimensions `d0, d1,
+/// ...` are the values `new`: the op's map is rewritten and `new` become
+/// its operands. Returns `false`, changing nothing, for any other op; the
+/// caller then materializes `expr` with an `affine.apply`.
+pub fn substitute_dim(
+    m: &mut Module,
+    op: Op,
+    old: Value,
+    new: &[Value],
+    expr: &AffineExpr,
+) -> bool {
+    let name = m.op_name(op).to_string();
+    let operands = m.operands(op).to_vec();
+    match name.as_str() {
+        "affine.load" | "affine.store" | "affine.apply" | "affine.min" | "affine.max" => {
+            let Some(map) = m
+                .attr(op, "map")
+                .and_then(Attribute::as_affine_map)
+                .cloned()
+            else {
+                return false;
+            };
+            let first = match name.as_str() {
+                "affine.load" => 1,
+                "affine.store" => 2,
+                _ => 0,
+            };
+            if operands.len() < first {
+                return false;
+            }
+            let (results, num_dims, map_operands) = substitute_in_map(
+                &map.results,
+                map.num_dims,
+                map.num_syms,
+                &operands[first..],
+                old,
+                new,
+                expr,
+            );
+            let map = AffineMap::new(num_dims, map.num_syms, results);
+            m.set_attr(op, "map", Attribute::AffineMap(map));
+            let mut all = operands[..first].to_vec();
+            all.extend(map_operands);
+            m.set_operands(op, all);
+            true
+        }
+        "affine.for" => {
+            let Some((lower, upper)) = for_bounds(m, op) else {
+                return false;
+            };
+            let mut all = Vec::new();
+            for (bound, attr) in [(lower, "lowerBoundMap"), (upper, "upperBoundMap")] {
+                let (results, num_dims, ops) = substitute_in_map(
+                    &bound.map.results,
+                    bound.map.num_dims,
+                    bound.map.num_syms,
+                    &bound.operands,
+                    old,
+                    new,
+                    expr,
+                );
+                let map = AffineMap::new(num_dims, bound.map.num_syms, results);
+                m.set_attr(op, attr, Attribute::AffineMap(map));
+                all.extend(ops);
+            }
+            m.set_operands(op, all);
+            true
+        }
+        "affine.if" => {
+            let Some(set) = m
+                .attr(op, "condition")
+                .and_then(Attribute::as_integer_set)
+                .cloned()
+            else {
+                return false;
+            };
+            let exprs: Vec<AffineExpr> = set.constraints.iter().map(|(e, _)| e.clone()).collect();
+            let (results, num_dims, ops) = substitute_in_map(
+                &exprs,
+                set.num_dims,
+                set.num_syms,
+                &operands,
+                old,
+                new,
+                expr,
+            );
+            let constraints = results
+                .into_iter()
+                .zip(set.constraints.iter().map(|(_, eq)| *eq))
+                .collect();
+            let set = IntegerSet {
+                num_dims,
+                num_syms: set.num_syms,
+                constraints,
+            };
+            m.set_attr(op, "condition", Attribute::IntegerSet(set));
+            m.set_operands(op, ops);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -334,7 +493,6 @@ pub(crate) fn verify(m: &Module, op: Op) -> Result<(), String> {
 // `floordiv`, `ceildiv` and `mod` (the divisor's sign). Loads, stores and
 // loops are modelled by each engine; what they share is this evaluation.
 
-use crate::affine::AffineExpr;
 use crate::semantics::{derived, Domain, Fault, IntCompare, IntOp};
 
 /// The value of `expr` with `operands` bound to its dims, then symbols.

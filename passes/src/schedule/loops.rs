@@ -1,0 +1,150 @@
+//! Finding loops by name, and the loop facts primitives share.
+//!
+//! Loops carry `loop_name` (the DSL variable, or the name a step gave them)
+//! and the outermost loop of each nest carries `op_name`, the nest's stage
+//! name (`S_i_j`). Names may repeat within a kernel (two nests over `i`);
+//! a schedule then qualifies them with the stage: `S_i_j_1.i`.
+
+use accc_ir::attrs::Attribute;
+use accc_ir::dialects::affine;
+use accc_ir::{Module, Op};
+
+use super::ScheduleError;
+
+/// A loop of a kernel with its names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoopRef {
+    pub op: Op,
+    /// `loop_name`.
+    pub name: String,
+    /// `op_name` of the outermost loop of its nest, if any.
+    pub stage: Option<String>,
+}
+
+impl LoopRef {
+    /// `stage.name`, or `name` without a stage.
+    pub fn qualified(&self) -> String {
+        match &self.stage {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// Every named `affine.for` of `func`, outermost first in program order.
+pub fn loop_names(m: &Module, func: Op) -> Vec<LoopRef> {
+    let mut out = Vec::new();
+    m.walk(func, &mut |op| {
+        if m.op_name(op) != "affine.for" {
+            return;
+        }
+        let Some(name) = m.attr(op, "loop_name").and_then(Attribute::as_str) else {
+            return;
+        };
+        out.push(LoopRef {
+            op,
+            name: name.to_string(),
+            stage: stage_of(m, op),
+        });
+    });
+    out
+}
+
+/// The `op_name` of the outermost `affine.for` enclosing `op` (itself
+/// included).
+fn stage_of(m: &Module, op: Op) -> Option<String> {
+    let mut outermost = op;
+    let mut cur = m.parent_op(op);
+    while let Some(p) = cur {
+        if m.op_name(p) == "affine.for" {
+            outermost = p;
+        }
+        cur = m.parent_op(p);
+    }
+    m.attr(outermost, "op_name")
+        .and_then(Attribute::as_str)
+        .map(str::to_string)
+}
+
+/// The loop `name` names in `func`: a `loop_name`, or `stage.loop_name`.
+pub(crate) fn find_loop(m: &Module, func: Op, name: &str) -> Result<LoopRef, ScheduleError> {
+    let loops = loop_names(m, func);
+    let exact: Vec<&LoopRef> = loops.iter().filter(|l| l.name == name).collect();
+    let found: Vec<&LoopRef> = if exact.is_empty() {
+        loops
+            .iter()
+            .filter(|l| {
+                l.stage.as_ref().is_some_and(|s| {
+                    name.strip_prefix(s.as_str())
+                        .and_then(|rest| rest.strip_prefix('.'))
+                        == Some(l.name.as_str())
+                })
+            })
+            .collect()
+    } else {
+        exact
+    };
+    let kernel = accc_ir::dialects::func::sym_name(m, func).unwrap_or("?");
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => {
+            let mut names: Vec<String> = loops.iter().map(|l| l.name.clone()).collect();
+            names.dedup();
+            let listed = if names.is_empty() {
+                "it has no named loops".to_string()
+            } else {
+                format!("loops are: {}", names.join(", "))
+            };
+            Err(ScheduleError::new(format!(
+                "no loop named `{name}` in kernel `{kernel}`; {listed}"
+            )))
+        }
+        many => Err(ScheduleError::new(format!(
+            "loop name `{name}` is ambiguous in kernel `{kernel}`"
+        ))
+        .with_hint(format!(
+            "qualify it with its stage: {}",
+            many.iter()
+                .map(|l| format!("`{}`", l.qualified()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// `(lower, upper, step)` and trip count of a loop with constant bounds.
+pub(crate) fn constant_loop(
+    m: &Module,
+    l: &LoopRef,
+    primitive: &str,
+) -> Result<(i64, i64, i64, i64), ScheduleError> {
+    let Some((lb, ub, step)) = affine::constant_bounds(m, l.op) else {
+        return Err(ScheduleError::new(format!(
+            "`{primitive}` needs a loop with constant bounds; loop `{}` has bounds that depend on other values",
+            l.name
+        )));
+    };
+    let step = step.max(1);
+    let trips = if ub > lb {
+        ((i128::from(ub) - i128::from(lb) + i128::from(step) - 1) / i128::from(step)) as i64
+    } else {
+        0
+    };
+    Ok((lb, ub, step, trips))
+}
+
+/// The body ops of a loop, without its terminator.
+pub(crate) fn body_ops(m: &Module, op: Op) -> Vec<Op> {
+    let Some(body) = m.entry_block(op, 0) else {
+        return Vec::new();
+    };
+    let ops = m.block_ops(body);
+    let n = ops.len().saturating_sub(1);
+    ops[..n].to_vec()
+}
+
+/// An IR-manipulation failure inside a primitive (a bug, not bad input).
+pub(crate) fn internal(e: impl std::fmt::Display) -> ScheduleError {
+    ScheduleError::new(format!("internal error while rewriting: {e}"))
+        .with_hint("this is a bug in accc; please report it with the schedule")
+}

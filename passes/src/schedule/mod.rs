@@ -1,0 +1,489 @@
+//! Schedule primitives: each a rewrite of a kernel's tensor IR with a
+//! precise precondition, applied one step at a time.
+//!
+//! A [`Schedule`] is a list of [`Step`]s, written in the DSL (`schedule S
+//! for K { io, ii = split(i, 16); ... }`, converted by `accc_dsl`) or
+//! built in Rust with one method per primitive:
+//!
+//! ```
+//! use accc_passes::schedule::Schedule;
+//! let text = r#"
+//! func.func @k(%x: memref<8xi32>) {
+//!   affine.for %i = 0 to 8 {
+//!     %v = affine.load %x[%i] : memref<8xi32>
+//!     %w = arith.addi %v, %v : i32
+//!     affine.store %w, %x[%i] : memref<8xi32>
+//!   } {loop_name = "i", op_name = "S_i"}
+//!   return
+//! }"#;
+//! let mut module =
+//!     accc_ir::parse_module(&accc_ir::diag::SourceFile::new("k.mlir", text)).unwrap();
+//! let trace = Schedule::new().split("i", 4).apply(&mut module, "k").unwrap();
+//! assert_eq!(trace.steps[0].report.names, ["i.o", "i.i"]);
+//! ```
+//!
+//! Applying a schedule verifies the module after every step and records a
+//! [`Trace`]: each step with its [`StepReport`] and the IR before and after
+//! it, which `--print-ir-after-each` prints and the verifier checks step by
+//! step. A step whose precondition fails returns a [`ScheduleError`] that
+//! names the step's source span, and leaves the module as it was before
+//! that step.
+
+mod loops;
+mod reorder;
+mod split;
+mod tile;
+
+use accc_ir::diag::{Diagnostic, Span};
+use accc_ir::Module;
+
+pub use loops::{loop_names, LoopRef};
+
+/// A schedule: steps applied in order to one kernel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Schedule {
+    pub steps: Vec<Step>,
+}
+
+/// One step: `binds = primitive(args)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub primitive: String,
+    /// Names the step binds (`io, ii = split(i, 16)`), possibly none.
+    pub binds: Vec<String>,
+    pub args: Vec<Arg>,
+    /// Where the step is written, for errors.
+    pub span: Option<Span>,
+}
+
+/// A positional (`key: None`) or keyword (`key = value`) argument.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arg {
+    pub key: Option<String>,
+    pub value: ArgValue,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArgValue {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    /// A name, dotted parts joined by `.` (`k`, `k.o`, `S_i_j.i`).
+    Name(String),
+    List(Vec<ArgValue>),
+}
+
+impl std::fmt::Display for ArgValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArgValue::Int(v) => write!(f, "{v}"),
+            ArgValue::Float(v) => write!(f, "{v:?}"),
+            ArgValue::Str(s) => write!(f, "\"{s}\""),
+            ArgValue::Name(n) => write!(f, "{n}"),
+            ArgValue::List(items) => {
+                write!(f, "[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                write!(f, "]")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.binds.is_empty() {
+            write!(f, "{} = ", self.binds.join(", "))?;
+        }
+        write!(f, "{}(", self.primitive)?;
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            if let Some(k) = &a.key {
+                write!(f, "{k} = ")?;
+            }
+            write!(f, "{}", a.value)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// What a step changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepReport {
+    /// One line: what was rewritten.
+    pub summary: String,
+    /// Names the step created (new loops, buffers), in the order the step
+    /// binds them.
+    pub names: Vec<String>,
+}
+
+/// One applied step.
+#[derive(Clone, Debug)]
+pub struct TraceEntry {
+    pub step: Step,
+    pub report: StepReport,
+    pub before: Module,
+    pub after: Module,
+}
+
+/// Every step of an applied schedule, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    pub steps: Vec<TraceEntry>,
+}
+
+/// A step that could not be applied.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ScheduleError {
+    pub message: String,
+    /// The step's span (or its argument's), when it came from source.
+    pub span: Option<Span>,
+    pub hint: Option<String>,
+}
+
+impl ScheduleError {
+    pub fn new(message: impl Into<String>) -> ScheduleError {
+        ScheduleError {
+            message: message.into(),
+            span: None,
+            hint: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> ScheduleError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Sets the span unless one is already set.
+    #[must_use]
+    fn at(mut self, span: Option<Span>) -> ScheduleError {
+        self.span = self.span.or(span);
+        self
+    }
+
+    /// As a diagnostic (located at the step when the span is known).
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let mut d = Diagnostic::error(self.message.clone());
+        if let Some(span) = self.span {
+            d = d.with_primary(span, "");
+        }
+        if let Some(h) = &self.hint {
+            d = d.with_hint(h.clone());
+        }
+        d
+    }
+}
+
+/// The primitives, with their signatures, for error messages and
+/// `docs/primitives.md`.
+pub const PRIMITIVES: &[(&str, &str)] = &[
+    (
+        "split",
+        "outer, inner = split(loop, factor, tail = guard|error)",
+    ),
+    (
+        "tile",
+        "io, jo, ii, ji = tile(i, j, fi, fj, tail = guard|error)",
+    ),
+    ("reorder", "reorder(l1, l2, ...)"),
+];
+
+impl Schedule {
+    pub fn new() -> Schedule {
+        Schedule::default()
+    }
+
+    fn push(mut self, primitive: &str, binds: &[&str], args: Vec<Arg>) -> Schedule {
+        self.steps.push(Step {
+            primitive: primitive.to_string(),
+            binds: binds.iter().map(|s| s.to_string()).collect(),
+            args,
+            span: None,
+        });
+        self
+    }
+
+    /// `split(loop, factor)`: the loop becomes an outer loop over blocks of
+    /// `factor` iterations and an inner loop within a block (named
+    /// `loop.o` and `loop.i`); a factor that does not divide the trip count
+    /// is an error (see [`Schedule::split_guarded`]).
+    pub fn split(self, loop_name: &str, factor: i64) -> Schedule {
+        self.push("split", &[], vec![name(loop_name), int(factor)])
+    }
+
+    /// `split(loop, factor, tail = guard)`: like [`Schedule::split`], with
+    /// the last, partial block guarded by an `affine.if`.
+    pub fn split_guarded(self, loop_name: &str, factor: i64) -> Schedule {
+        self.push(
+            "split",
+            &[],
+            vec![name(loop_name), int(factor), keyword("tail", "guard")],
+        )
+    }
+
+    /// `outer, inner = split(loop, factor)` with the new loops named.
+    pub fn split_as(self, loop_name: &str, factor: i64, outer: &str, inner: &str) -> Schedule {
+        self.push("split", &[outer, inner], vec![name(loop_name), int(factor)])
+    }
+
+    /// `tile(i, j, fi, fj)`: split both loops and order the band
+    /// `i.o, j.o, i.i, j.i`.
+    pub fn tile(self, i: &str, j: &str, fi: i64, fj: i64) -> Schedule {
+        self.push("tile", &[], vec![name(i), name(j), int(fi), int(fj)])
+    }
+
+    /// `reorder(l1, l2, ...)`: permutes the listed loops of a perfect band
+    /// into the given order (outermost first).
+    pub fn reorder(self, loops: &[&str]) -> Schedule {
+        self.push("reorder", &[], loops.iter().map(|l| name(l)).collect())
+    }
+
+    /// Applies every step to `kernel` in order; see the module docs.
+    pub fn apply(&self, module: &mut Module, kernel: &str) -> Result<Trace, ScheduleError> {
+        let mut trace = Trace::default();
+        for step in &self.steps {
+            let before = module.clone();
+            let report = match apply_step(module, kernel, step) {
+                Ok(r) => r,
+                Err(e) => {
+                    *module = before;
+                    return Err(e.at(step.span));
+                }
+            };
+            if let Err(errors) = accc_ir::verify::verify_module(module) {
+                let text = errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                *module = before;
+                return Err(ScheduleError::new(format!(
+                    "internal error: `{}` produced invalid IR: {text}",
+                    step.primitive
+                ))
+                .at(step.span)
+                .with_hint("this is a bug in accc; please report it with the schedule"));
+            }
+            trace.steps.push(TraceEntry {
+                step: step.clone(),
+                report,
+                before,
+                after: module.clone(),
+            });
+        }
+        Ok(trace)
+    }
+}
+
+fn name(s: &str) -> Arg {
+    Arg {
+        key: None,
+        value: ArgValue::Name(s.to_string()),
+        span: None,
+    }
+}
+
+fn int(v: i64) -> Arg {
+    Arg {
+        key: None,
+        value: ArgValue::Int(v),
+        span: None,
+    }
+}
+
+fn keyword(key: &str, value: &str) -> Arg {
+    Arg {
+        key: Some(key.to_string()),
+        value: ArgValue::Name(value.to_string()),
+        span: None,
+    }
+}
+
+/// Applies one step.
+fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, ScheduleError> {
+    let Some(func) = m.lookup_symbol(kernel) else {
+        return Err(ScheduleError::new(format!("no kernel named `{kernel}`")));
+    };
+    let args = Args::new(step)?;
+    match step.primitive.as_str() {
+        "split" => split::apply(m, func, &args),
+        "tile" => tile::apply(m, func, &args),
+        "reorder" => reorder::apply(m, func, &args),
+        other => {
+            let known: Vec<&str> = PRIMITIVES.iter().map(|(n, _)| *n).collect();
+            Err(
+                ScheduleError::new(format!("unknown schedule primitive `{other}`"))
+                    .with_hint(format!("primitives: {}", known.join(", "))),
+            )
+        }
+    }
+}
+
+/// A step's arguments, checked against a primitive's signature.
+pub(crate) struct Args<'s> {
+    step: &'s Step,
+    positional: Vec<&'s Arg>,
+}
+
+impl<'s> Args<'s> {
+    fn new(step: &'s Step) -> Result<Args<'s>, ScheduleError> {
+        let mut positional = Vec::new();
+        let mut seen_keyword = false;
+        for a in &step.args {
+            match &a.key {
+                None if seen_keyword => {
+                    return Err(ScheduleError::new(
+                        "a positional argument follows a keyword argument",
+                    )
+                    .at(a.span))
+                }
+                None => positional.push(a),
+                Some(_) => seen_keyword = true,
+            }
+        }
+        Ok(Args { step, positional })
+    }
+
+    fn signature(&self) -> String {
+        PRIMITIVES
+            .iter()
+            .find(|(n, _)| *n == self.step.primitive)
+            .map(|(_, s)| s.to_string())
+            .unwrap_or_default()
+    }
+
+    fn usage_error(&self, message: String, span: Option<Span>) -> ScheduleError {
+        ScheduleError::new(message)
+            .at(span)
+            .with_hint(format!("usage: {}", self.signature()))
+    }
+
+    /// Errors unless there are between `min` and `max` positional
+    /// arguments and only the listed keywords.
+    pub fn expect(&self, min: usize, max: usize, keywords: &[&str]) -> Result<(), ScheduleError> {
+        let n = self.positional.len();
+        if n < min || n > max {
+            let wanted = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            return Err(self.usage_error(
+                format!(
+                    "`{}` takes {wanted} positional argument(s), got {n}",
+                    self.step.primitive
+                ),
+                self.positional.get(max).and_then(|a| a.span),
+            ));
+        }
+        for a in &self.step.args {
+            if let Some(k) = &a.key {
+                if !keywords.contains(&k.as_str()) {
+                    return Err(self.usage_error(
+                        format!("`{}` has no argument `{k}`", self.step.primitive),
+                        a.span,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.positional.len()
+    }
+
+    pub fn span(&self, i: usize) -> Option<Span> {
+        self.positional.get(i).and_then(|a| a.span)
+    }
+
+    /// Positional argument `i` as a name.
+    pub fn name(&self, i: usize, what: &str) -> Result<&'s str, ScheduleError> {
+        match self.positional.get(i).map(|a| &a.value) {
+            Some(ArgValue::Name(n)) => Ok(n),
+            Some(other) => Err(self.usage_error(
+                format!("expected {what} (a name), found `{other}`"),
+                self.span(i),
+            )),
+            None => Err(self.usage_error(format!("missing {what}"), None)),
+        }
+    }
+
+    /// Positional argument `i` as an integer.
+    pub fn int(&self, i: usize, what: &str) -> Result<i64, ScheduleError> {
+        match self.positional.get(i).map(|a| &a.value) {
+            Some(ArgValue::Int(v)) => Ok(*v),
+            Some(other) => Err(self.usage_error(
+                format!("expected {what} (an integer), found `{other}`"),
+                self.span(i),
+            )),
+            None => Err(self.usage_error(format!("missing {what}"), None)),
+        }
+    }
+
+    /// Keyword argument `key` as one of `choices`, or `default`.
+    pub fn choice(
+        &self,
+        key: &str,
+        choices: &[&'static str],
+        default: &'static str,
+    ) -> Result<&'static str, ScheduleError> {
+        let Some(a) = self
+            .step
+            .args
+            .iter()
+            .find(|a| a.key.as_deref() == Some(key))
+        else {
+            return Ok(default);
+        };
+        let text = match &a.value {
+            ArgValue::Name(n) | ArgValue::Str(n) => n.as_str(),
+            _ => "",
+        };
+        choices
+            .iter()
+            .find(|c| **c == text)
+            .copied()
+            .ok_or_else(|| {
+                self.usage_error(
+                    format!(
+                        "`{key}` must be one of {}, found `{}`",
+                        choices.join(", "),
+                        a.value
+                    ),
+                    a.span,
+                )
+            })
+    }
+
+    /// The names bound by the step, or `defaults` when it binds none;
+    /// errors if it binds a different number.
+    pub fn binds(&self, defaults: Vec<String>) -> Result<Vec<String>, ScheduleError> {
+        let binds = &self.step.binds;
+        if binds.is_empty() {
+            return Ok(defaults);
+        }
+        if binds.len() != defaults.len() {
+            return Err(self.usage_error(
+                format!(
+                    "`{}` creates {} name(s) here, but the step binds {}",
+                    self.step.primitive,
+                    defaults.len(),
+                    binds.len()
+                ),
+                self.step.span,
+            ));
+        }
+        Ok(binds.clone())
+    }
+}
