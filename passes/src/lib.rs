@@ -4,8 +4,8 @@
 //! a pipeline of passes, verifies the module after each one (a pass that
 //! breaks an invariant is reported by name, never silently passed on) and
 //! offers a hook after each pass, which the driver uses for
-//! `--print-ir-after-each`. Schedule primitives (a later issue) will live in
-//! `schedule/`, one file each.
+//! `--print-ir-after-each`. The schedule primitives live in [`schedule`],
+//! one file each (`docs/primitives.md`).
 
 pub mod canonicalize;
 pub mod dce;

@@ -222,13 +222,36 @@ fn substitute_in_map(
         })
         .collect();
     let syms: Vec<AffineExpr> = (0..num_syms).map(AffineExpr::Sym).collect();
-    let results = results
+    let results: Vec<AffineExpr> = results
         .iter()
         .map(|e| e.substitute(&dim_subst, &syms).simplify())
         .collect();
-    let num_dims = dims.len() as u32;
-    dims.extend_from_slice(&operands[d..]);
-    (results, num_dims, dims)
+    // Dimensions renumbered in order of first use, unused ones dropped, so
+    // the op prints in its pretty form.
+    let mut order: Vec<u32> = Vec::new();
+    for e in &results {
+        e.walk(&mut |x| {
+            if let AffineExpr::Dim(i) = x {
+                if !order.contains(i) {
+                    order.push(*i);
+                }
+            }
+        });
+    }
+    let renumber: Vec<AffineExpr> = (0..dims.len() as u32)
+        .map(|i| {
+            let at = order.iter().position(|o| *o == i).unwrap_or(0);
+            AffineExpr::Dim(at as u32)
+        })
+        .collect();
+    let results = results
+        .iter()
+        .map(|e| e.substitute(&renumber, &syms))
+        .collect();
+    let mut operands_out: Vec<Value> = order.iter().map(|i| dims[*i as usize]).collect();
+    let num_dims = operands_out.len() as u32;
+    operands_out.extend_from_slice(&operands[d..]);
+    (results, num_dims, operands_out)
 }
 
 /// Replaces the uses of `old` as a dimension operand of `op` (an

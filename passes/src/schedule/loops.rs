@@ -88,8 +88,12 @@ pub(crate) fn find_loop(m: &Module, func: Op, name: &str) -> Result<LoopRef, Sch
     match found.as_slice() {
         [one] => Ok((*one).clone()),
         [] => {
-            let mut names: Vec<String> = loops.iter().map(|l| l.name.clone()).collect();
-            names.dedup();
+            let mut names: Vec<String> = Vec::new();
+            for l in &loops {
+                if !names.contains(&l.name) {
+                    names.push(l.name.clone());
+                }
+            }
             let listed = if names.is_empty() {
                 "it has no named loops".to_string()
             } else {

@@ -40,7 +40,8 @@ pub(crate) fn reorder(m: &mut Module, order: &[LoopRef]) -> Result<StepReport, S
         if !m.is_proper_ancestor(w[0].op, w[1].op) {
             return Err(ScheduleError::new(format!(
                 "loops `{}` and `{}` are not nested one inside the other; `reorder` permutes the loops of one nest",
-                w[0].name, w[1].name
+                w[0].qualified(),
+                w[1].qualified()
             )));
         }
     }
