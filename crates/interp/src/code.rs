@@ -259,6 +259,7 @@ struct Cx<'a> {
     /// Reads of each register in the whole function.
     uses: Vec<u32>,
 }
+
 /// Where an access happens: the memref register and, for faults, the
 /// function and site.
 #[derive(Clone, Copy)]
@@ -460,6 +461,15 @@ fn or_fail(m: &mut Machine, fi: usize, site: Site, r: Result<u64, Fault>) -> Res
 }
 
 impl Cx<'_> {
+    /// An access to the memref in register `mem` by the op at `site`.
+    fn at(&self, mem: Slot, site: Site) -> At {
+        At {
+            mem,
+            fi: self.func,
+            site,
+        }
+    }
+
     /// Operands in positions `slots`, the fused ones replaced by their
     /// expressions and evaluated first, in program order.
     fn operands<const N: usize>(
@@ -582,11 +592,7 @@ impl Cx<'_> {
                     },
                 )] = trees.as_slice()
                 {
-                    let at = At {
-                        mem: *mem,
-                        fi,
-                        site: *site,
-                    };
+                    let at = self.at(*mem, *site);
                     let post = move |x: u64| Concrete.int_resize(&x, from, to, signed);
                     return with_elem_and_addr!(*elem_bits, access, |E, addr| sink.finish(load::<
                         E,
@@ -602,9 +608,24 @@ impl Cx<'_> {
                     Ok(Concrete.int_resize(&x, from, to, signed))
                 })
             }
-            Inst::Prim { op, a, b, site, .. } => {
+            Inst::Prim {
+                op: arith::Primitive::Int(op, w),
+                a,
+                b,
+                site,
+                ..
+            } => {
                 let args = self.operands([*a, *b], trees);
-                prim(*op, args, fi, *site, sink)
+                int_prim(*op, *w, args, fi, *site, sink)
+            }
+            Inst::Prim {
+                op: arith::Primitive::Float(op, format),
+                a,
+                b,
+                ..
+            } => {
+                let args = self.operands([*a, *b], trees);
+                float_prim(*op, *format, args, sink)
             }
             Inst::Arith { op, args, site, .. } => {
                 let (op, args, site) = (*op, self.operands(*args, trees), *site);
@@ -629,11 +650,7 @@ impl Cx<'_> {
                 site,
                 ..
             } => {
-                let at = At {
-                    mem: *mem,
-                    fi,
-                    site: *site,
-                };
+                let at = self.at(*mem, *site);
                 with_elem_and_addr!(*elem_bits, access, |E, addr| sink.finish(load::<E, _, _>(
                     at,
                     addr,
@@ -685,11 +702,7 @@ impl Cx<'_> {
                 elem_bits,
                 site,
             } => {
-                let at = At {
-                    mem: *mem,
-                    fi,
-                    site: *site,
-                };
+                let at = self.at(*mem, *site);
                 if let Some(code) = self.update(inst, &trees) {
                     return code;
                 }
@@ -899,11 +912,7 @@ impl Cx<'_> {
         let Inst::Load { site, .. } = load.inst else {
             return None;
         };
-        let at = At {
-            mem: *mem,
-            fi: self.func,
-            site: *site,
-        };
+        let at = self.at(*mem, *site);
         let load_pos = *load_pos;
         let load_first = load_index == 0 && value.trees.len() == 2;
         // Rebuild the other operand from a copy of the pending tree.
@@ -958,15 +967,8 @@ fn update<E: Elem, A: Addr>(rmw: Rmw, addr: A) -> Code {
             op_site,
             ref other,
         } = rmw;
-        // Reads the element; `Err` carries the fault's site.
-        let read = |f: &Frame, m: &Machine| -> Result<(usize, u64), Fault> {
-            let b = m.live(f.regs[at.mem as usize]).ok_or(Fault::Deallocated)?;
-            let o = addr.offset(&f.regs, &b.shape)?;
-            let old = E::get(&b.data, o).ok_or_else(|| past_end(o, &b.data))?;
-            Ok((o, old))
-        };
         let early = if load_first {
-            match read(f, m) {
+            match read_element::<E, A>(f, m, at.mem, &addr) {
                 Ok(v) => Some(v),
                 Err(fault) => return Err(m.fail(at.fi, at.site, fault)),
             }
@@ -976,7 +978,7 @@ fn update<E: Elem, A: Addr>(rmw: Rmw, addr: A) -> Code {
         let y = other.get(f, m)?;
         let (o, old) = match early {
             Some(v) => v,
-            None => match read(f, m) {
+            None => match read_element::<E, A>(f, m, at.mem, &addr) {
                 Ok(v) => v,
                 Err(fault) => return Err(m.fail(at.fi, at.site, fault)),
             },
@@ -1020,41 +1022,40 @@ fn iterate(
     Ok(())
 }
 
-/// A primitive with its op (and format) as constants.
-fn prim<S: Sink>(
-    op: arith::Primitive,
+/// An integer primitive with its op as a constant.
+fn int_prim<S: Sink>(
+    op: IntOp,
+    w: u32,
     args: Operands<2>,
     fi: usize,
     site: Site,
     sink: S,
 ) -> S::Out {
-    match op {
-        arith::Primitive::Int(op, w) => each_variant!(
+    each_variant!(
+        op,
+        IntOp { Add, Sub, Mul, DivS, DivU, RemS, RemU, And, Or, Xor, Shl, ShrS, ShrU },
+        OP => sink.finish(move |f, m| {
+            let [x, y] = args.get(f, m)?;
+            let r = Concrete.int_op(OP, w, &x, &y);
+            or_fail(m, fi, site, r)
+        })
+    )
+}
+
+/// A float primitive with its op and format as constants.
+fn float_prim<S: Sink>(op: FloatOp, format: FloatFormat, args: Operands<2>, sink: S) -> S::Out {
+    each_variant!(
+        format,
+        FloatFormat { F16, BF16, F32, F64 },
+        FORMAT => each_variant!(
             op,
-            IntOp { Add, Sub, Mul, DivS, DivU, RemS, RemU, And, Or, Xor, Shl, ShrS, ShrU },
+            FloatOp { Add, Sub, Mul, Div, Rem },
             OP => sink.finish(move |f, m| {
                 let [x, y] = args.get(f, m)?;
-                let r = Concrete.int_op(OP, w, &x, &y);
-                or_fail(m, fi, site, r)
+                Ok(Concrete.float_op(OP, FORMAT, &x, &y))
             })
-        ),
-        arith::Primitive::Float(op, format) => each_variant!(
-            format,
-            FloatFormat { F16, BF16, F32, F64 },
-            FORMAT => each_variant!(
-                op,
-                FloatOp { Add, Sub, Mul, Div, Rem },
-                OP => sink.finish(move |f, m| {
-                    let [x, y] = args.get(f, m)?;
-                    Ok(Concrete.float_op(OP, FORMAT, &x, &y))
-                })
-            )
-        ),
-        arith::Primitive::Resize { from, to, signed } => sink.finish(move |f, m| {
-            let [x, _] = args.get(f, m)?;
-            Ok(Concrete.int_resize(&x, from, to, signed))
-        }),
-    }
+        )
+    )
 }
 
 /// A load, then `post` (the identity, or a fused resize).
@@ -1067,14 +1068,24 @@ where
     P: Fn(u64) -> u64 + Send + Sync + 'static,
 {
     move |f, m| {
-        let value = match m.live(f.regs[at.mem as usize]) {
-            Some(b) => addr
-                .offset(&f.regs, &b.shape)
-                .and_then(|o| E::get(&b.data, o).ok_or_else(|| past_end(o, &b.data))),
-            None => Err(Fault::Deallocated),
-        };
+        let value = read_element::<E, A>(f, m, at.mem, &addr).map(|(_, v)| v);
         or_fail(m, at.fi, at.site, value).map(&post)
     }
+}
+
+/// The offset and value of the element an access names in the buffer in
+/// register `mem`.
+#[inline(always)]
+fn read_element<E: Elem, A: Addr>(
+    f: &Frame,
+    m: &Machine,
+    mem: Slot,
+    addr: &A,
+) -> Result<(usize, u64), Fault> {
+    let b = m.live(f.regs[mem as usize]).ok_or(Fault::Deallocated)?;
+    let o = addr.offset(&f.regs, &b.shape)?;
+    let v = E::get(&b.data, o).ok_or_else(|| past_end(o, &b.data))?;
+    Ok((o, v))
 }
 
 fn store<E: Elem, A: Addr>(at: At, addr: A, value: Operands<1>) -> Code {

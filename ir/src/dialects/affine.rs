@@ -160,12 +160,20 @@ pub fn induction_var(m: &Module, op: Op) -> Option<Value> {
 /// The map and its operands of an access op (`affine.load`/`affine.store`).
 pub fn access_map(m: &Module, op: Op) -> Option<(&AffineMap, &[Value])> {
     let map = m.attr(op, "map")?.as_affine_map()?;
-    let first = match m.op_name(op) {
-        "affine.load" => 1,
-        "affine.store" => 2,
-        _ => return None,
-    };
+    let first = first_map_operand(m.op_name(op)).filter(|f| *f > 0)?;
     Some((map, m.operands(op).get(first..)?))
+}
+
+/// Where the map operands start among the operands of an op with a `map`
+/// attribute: after the memref of a load, after the value and memref of a
+/// store, at once for `affine.apply`/`min`/`max`.
+fn first_map_operand(op_name: &str) -> Option<usize> {
+    match op_name {
+        "affine.load" => Some(1),
+        "affine.store" => Some(2),
+        "affine.apply" | "affine.min" | "affine.max" => Some(0),
+        _ => None,
+    }
 }
 
 /// The memref an access op reads or writes.
@@ -269,39 +277,34 @@ pub fn substitute_dim(
 ) -> bool {
     let name = m.op_name(op).to_string();
     let operands = m.operands(op).to_vec();
-    match name.as_str() {
-        "affine.load" | "affine.store" | "affine.apply" | "affine.min" | "affine.max" => {
-            let Some(map) = m
-                .attr(op, "map")
-                .and_then(Attribute::as_affine_map)
-                .cloned()
-            else {
-                return false;
-            };
-            let first = match name.as_str() {
-                "affine.load" => 1,
-                "affine.store" => 2,
-                _ => 0,
-            };
-            if operands.len() < first {
-                return false;
-            }
-            let (results, num_dims, map_operands) = substitute_in_map(
-                &map.results,
-                map.num_dims,
-                map.num_syms,
-                &operands[first..],
-                old,
-                new,
-                expr,
-            );
-            let map = AffineMap::new(num_dims, map.num_syms, results);
-            m.set_attr(op, "map", Attribute::AffineMap(map));
-            let mut all = operands[..first].to_vec();
-            all.extend(map_operands);
-            m.set_operands(op, all);
-            true
+    if let Some(first) = first_map_operand(&name) {
+        let Some(map) = m
+            .attr(op, "map")
+            .and_then(Attribute::as_affine_map)
+            .cloned()
+        else {
+            return false;
+        };
+        if operands.len() < first {
+            return false;
         }
+        let (results, num_dims, map_operands) = substitute_in_map(
+            &map.results,
+            map.num_dims,
+            map.num_syms,
+            &operands[first..],
+            old,
+            new,
+            expr,
+        );
+        let map = AffineMap::new(num_dims, map.num_syms, results);
+        m.set_attr(op, "map", Attribute::AffineMap(map));
+        let mut all = operands[..first].to_vec();
+        all.extend(map_operands);
+        m.set_operands(op, all);
+        return true;
+    }
+    match name.as_str() {
         "affine.for" => {
             let Some((lower, upper)) = for_bounds(m, op) else {
                 return false;

@@ -152,3 +152,23 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> ScheduleError {
     ScheduleError::new(format!("internal error while rewriting: {e}"))
         .with_hint("this is a bug in accc; please report it with the schedule")
 }
+
+/// A loop's `loop_name` (`?` if it has none).
+pub(crate) fn loop_name(m: &Module, op: Op) -> String {
+    m.attr(op, "loop_name")
+        .and_then(Attribute::as_str)
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// Sets a loop's `loop_name` and its induction variable's name hint.
+pub(crate) fn name_loop(m: &mut Module, op: Op, name: &str) {
+    m.set_attr(op, "loop_name", Attribute::string(name));
+    if let Some(iv) = affine::induction_var(m, op) {
+        let hint: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        m.set_name_hint(iv, hint);
+    }
+}

@@ -34,6 +34,8 @@ mod reorder;
 mod split;
 mod tile;
 
+use std::sync::Arc;
+
 use accc_ir::diag::{Diagnostic, Span};
 use accc_ir::Module;
 
@@ -129,8 +131,10 @@ pub struct StepReport {
 pub struct TraceEntry {
     pub step: Step,
     pub report: StepReport,
-    pub before: Module,
-    pub after: Module,
+    /// The IR before and after the step; one step's `after` is the next
+    /// step's `before` (shared, not copied).
+    pub before: Arc<Module>,
+    pub after: Arc<Module>,
 }
 
 /// Every step of an applied schedule, in order.
@@ -251,12 +255,12 @@ impl Schedule {
     /// Applies every step to `kernel` in order; see the module docs.
     pub fn apply(&self, module: &mut Module, kernel: &str) -> Result<Trace, ScheduleError> {
         let mut trace = Trace::default();
+        let mut before = Arc::new(module.clone());
         for step in &self.steps {
-            let before = module.clone();
             let report = match apply_step(module, kernel, step) {
                 Ok(r) => r,
                 Err(e) => {
-                    *module = before;
+                    *module = Module::clone(&before);
                     return Err(e.at(step.span));
                 }
             };
@@ -266,7 +270,7 @@ impl Schedule {
                     .map(|e| e.to_string())
                     .collect::<Vec<_>>()
                     .join("; ");
-                *module = before;
+                *module = Module::clone(&before);
                 return Err(ScheduleError::new(format!(
                     "internal error: `{}` produced invalid IR: {text}",
                     step.primitive
@@ -274,11 +278,12 @@ impl Schedule {
                 .at(step.span)
                 .with_hint("this is a bug in accc; please report it with the schedule"));
             }
+            let after = Arc::new(module.clone());
             trace.steps.push(TraceEntry {
                 step: step.clone(),
                 report,
-                before,
-                after: module.clone(),
+                before: std::mem::replace(&mut before, after.clone()),
+                after,
             });
         }
         Ok(trace)

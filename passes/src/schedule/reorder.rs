@@ -12,7 +12,7 @@ use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine;
 use accc_ir::{Module, Op};
 
-use super::loops::{body_ops, find_loop, LoopRef};
+use super::loops::{body_ops, find_loop, loop_name, LoopRef};
 use super::{Args, ScheduleError, StepReport};
 
 pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
@@ -195,11 +195,4 @@ fn depth(m: &Module, op: Op) -> usize {
         cur = m.parent_op(p);
     }
     d
-}
-
-fn loop_name(m: &Module, op: Op) -> String {
-    m.attr(op, "loop_name")
-        .and_then(Attribute::as_str)
-        .unwrap_or("?")
-        .to_string()
 }

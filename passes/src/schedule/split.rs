@@ -9,11 +9,10 @@
 //! `tail = error`, rejects the step.
 
 use accc_ir::affine::{AffineExpr, AffineMap};
-use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine::{self, Bound};
 use accc_ir::{Builder, Module, Op, Value};
 
-use super::loops::{body_ops, constant_loop, find_loop, internal, LoopRef};
+use super::loops::{body_ops, constant_loop, find_loop, internal, name_loop, LoopRef};
 use super::{Args, ScheduleError, StepReport};
 
 pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
@@ -156,18 +155,6 @@ pub(crate) fn replace_iv(
         m.replace_all_uses(iv, v);
     }
     Ok(())
-}
-
-/// Sets a loop's `loop_name` and its induction variable's name hint.
-pub(crate) fn name_loop(m: &mut Module, op: Op, name: &str) {
-    m.set_attr(op, "loop_name", Attribute::string(name));
-    if let Some(iv) = affine::induction_var(m, op) {
-        let hint: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        m.set_name_hint(iv, hint);
-    }
 }
 
 /// `" (such as 2, 4, ...)"` for small trip counts.
