@@ -209,6 +209,24 @@ impl AffineExpr {
     pub fn simplify(&self) -> AffineExpr {
         LinearForm::of(self).to_expr()
     }
+
+    /// `constant + sum(coeff * d_i)` when the expression is linear in its
+    /// dims (after simplification), as `(constant, {dim: coeff})` without
+    /// zero coefficients; `None` if it uses a symbol or a non-linear term
+    /// (`floordiv`, `mod`, a product of dims).
+    pub fn as_linear(&self) -> Option<(i64, BTreeMap<u32, i64>)> {
+        let form = LinearForm::of(self);
+        let mut terms = BTreeMap::new();
+        for (atom, coeff) in form.terms {
+            match atom {
+                Atom::Dim(d) => {
+                    terms.insert(d, coeff);
+                }
+                Atom::Sym(_) | Atom::Other(_) => return None,
+            }
+        }
+        Some((form.constant, terms))
+    }
 }
 
 /// `constant + sum(coeff * atom)`, atoms being dims, symbols or simplified

@@ -234,8 +234,20 @@ fn substitute_in_map(
         .iter()
         .map(|e| e.substitute(&dim_subst, &syms).simplify())
         .collect();
-    // Dimensions renumbered in order of first use, unused ones dropped, so
-    // the op prints in its pretty form.
+    compact_dims(results, &dims, num_syms, &operands[d..])
+}
+
+/// Renumbers the dims of `results` (over the operands `dims`, then
+/// `num_syms` symbols bound to `syms`) in order of first use and drops the
+/// unused ones, so the op prints in its pretty form; returns the results,
+/// the new dim count and the operands (dims, then `syms`).
+pub fn compact_dims(
+    results: Vec<AffineExpr>,
+    dims: &[Value],
+    num_syms: u32,
+    syms: &[Value],
+) -> (Vec<AffineExpr>, u32, Vec<Value>) {
+    let sym_exprs: Vec<AffineExpr> = (0..num_syms).map(AffineExpr::Sym).collect();
     let mut order: Vec<u32> = Vec::new();
     for e in &results {
         e.walk(&mut |x| {
@@ -254,11 +266,11 @@ fn substitute_in_map(
         .collect();
     let results = results
         .iter()
-        .map(|e| e.substitute(&renumber, &syms))
+        .map(|e| e.substitute(&renumber, &sym_exprs))
         .collect();
     let mut operands_out: Vec<Value> = order.iter().map(|i| dims[*i as usize]).collect();
     let num_dims = operands_out.len() as u32;
-    operands_out.extend_from_slice(&operands[d..]);
+    operands_out.extend_from_slice(syms);
     (results, num_dims, operands_out)
 }
 

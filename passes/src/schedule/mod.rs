@@ -29,6 +29,8 @@
 //! names the step's source span, and leaves the module as it was before
 //! that step.
 
+mod access;
+mod buffer;
 mod loops;
 mod reorder;
 mod split;
@@ -200,6 +202,7 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
         "io, jo, ii, ji = tile(i, j, fi, fj, tail = guard|error)",
     ),
     ("reorder", "reorder(l1, l2, ...)"),
+    ("buffer_at", "buf = buffer_at(tensor, loop, mem = space)"),
 ];
 
 impl Schedule {
@@ -324,6 +327,7 @@ fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, S
         "split" => split::apply(m, func, &args),
         "tile" => tile::apply(m, func, &args),
         "reorder" => reorder::apply(m, func, &args),
+        "buffer_at" => buffer::apply(m, func, &args),
         other => {
             let known: Vec<&str> = PRIMITIVES.iter().map(|(n, _)| *n).collect();
             Err(
@@ -469,6 +473,53 @@ impl<'s> Args<'s> {
                     a.span,
                 )
             })
+    }
+
+    /// Keyword argument `key` as a name or string, if given.
+    pub fn keyword_name(&self, key: &str) -> Result<Option<&'s str>, ScheduleError> {
+        let Some(a) = self
+            .step
+            .args
+            .iter()
+            .find(|a| a.key.as_deref() == Some(key))
+        else {
+            return Ok(None);
+        };
+        match &a.value {
+            ArgValue::Name(n) | ArgValue::Str(n) => Ok(Some(n)),
+            other => Err(self.usage_error(
+                format!("`{key}` must be a name, found `{other}`"),
+                a.span,
+            )),
+        }
+    }
+
+    /// Keyword argument `key` as an integer, or `default`.
+    pub fn keyword_int(&self, key: &str, default: i64) -> Result<i64, ScheduleError> {
+        let Some(a) = self
+            .step
+            .args
+            .iter()
+            .find(|a| a.key.as_deref() == Some(key))
+        else {
+            return Ok(default);
+        };
+        match &a.value {
+            ArgValue::Int(v) => Ok(*v),
+            other => Err(self.usage_error(
+                format!("`{key}` must be an integer, found `{other}`"),
+                a.span,
+            )),
+        }
+    }
+
+    /// The span of keyword argument `key`, if given.
+    pub fn keyword_span(&self, key: &str) -> Option<Span> {
+        self.step
+            .args
+            .iter()
+            .find(|a| a.key.as_deref() == Some(key))
+            .and_then(|a| a.span)
     }
 
     /// The names bound by the step, or `defaults` when it binds none;
