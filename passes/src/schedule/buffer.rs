@@ -25,7 +25,7 @@ use super::access::{
     accesses, copy_bounds, elem_type, find_tensor, footprint, iv_range, lin_range, memref_type,
     tensors, Access, Footprint, Lin,
 };
-use super::loops::{find_loop, internal, LoopRef};
+use super::loops::{find_loop, internal, value_hint, LoopRef};
 use super::{Args, ScheduleError, StepReport};
 
 pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
@@ -167,11 +167,7 @@ pub(crate) fn alloc_buffer(
     let alloc = m.defining_op(local).ok_or_else(|| internal("no alloc"))?;
     m.set_attr(alloc, "accc.buffer", Attribute::string(name));
     m.set_attr(alloc, "accc.buffer_of", Attribute::string(of));
-    let hint: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    m.set_name_hint(local, hint);
+    m.set_name_hint(local, value_hint(name));
     let mut b = Builder::before_terminator(m, entry);
     memref::build_dealloc(&mut b, local);
     Ok(local)
@@ -229,11 +225,8 @@ pub(crate) fn build_copy(
         let (lower, upper) = copy_bounds(b.module, base, *extent, shape[d]);
         let (op, iv, body) = affine::build_for(&mut b, lower, upper, 1);
         outermost.get_or_insert(op);
-        let hint: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        b.module.set_name_hint(iv, format!("{hint}_{d}"));
+        b.module
+            .set_name_hint(iv, format!("{}_{d}", value_hint(name)));
         ivs.push(iv);
         b = Builder::before_terminator(b.module, body);
     }
@@ -328,15 +321,16 @@ fn init_covers(m: &Module, acc: &[Access], fp: &Footprint, shape: &[i64], scope:
             _ => return false,
         }
     }
-    // Every later access touches the element this iteration's store wrote,
-    // and comes after the store in the store's block.
-    let Some((block, at)) = m.op_position(w.op) else {
+    // Either the store's nest fills the whole box before any later op of
+    // the loop body accesses it, or every later access touches the element
+    // this iteration's store wrote, after the store in the store's block.
+    let Some(&nest) = loops.last() else {
         return false;
     };
-    acc[1..].iter().all(|a| {
-        if a.index != w.index {
+    let after = |a: &Access, anchor: Op| -> bool {
+        let Some((block, at)) = m.op_position(anchor) else {
             return false;
-        }
+        };
         let mut cur = a.op;
         loop {
             match m.op_position(cur) {
@@ -347,5 +341,7 @@ fn init_covers(m: &Module, acc: &[Access], fp: &Footprint, shape: &[i64], scope:
                 },
             }
         }
-    })
+    };
+    acc[1..].iter().all(|a| after(a, nest))
+        || acc[1..].iter().all(|a| a.index == w.index && after(a, w.op))
 }

@@ -165,10 +165,13 @@ pub(crate) fn loop_name(m: &Module, op: Op) -> String {
 pub(crate) fn name_loop(m: &mut Module, op: Op, name: &str) {
     m.set_attr(op, "loop_name", Attribute::string(name));
     if let Some(iv) = affine::induction_var(m, op) {
-        let hint: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        m.set_name_hint(iv, hint);
+        m.set_name_hint(iv, value_hint(name));
     }
+}
+
+/// A schedule name as an SSA name hint (`i.o` prints as `%i_o`).
+pub(crate) fn value_hint(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }

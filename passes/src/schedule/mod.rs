@@ -31,6 +31,7 @@
 
 mod access;
 mod buffer;
+mod fission;
 mod loops;
 mod reorder;
 mod split;
@@ -202,6 +203,7 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
         "io, jo, ii, ji = tile(i, j, fi, fj, tail = guard|error)",
     ),
     ("reorder", "reorder(l1, l2, ...)"),
+    ("fission", "pre1, ... = fission(loop, levels = 1)"),
     ("buffer_at", "buf = buffer_at(tensor, loop, mem = space)"),
 ];
 
@@ -328,6 +330,7 @@ fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, S
         "tile" => tile::apply(m, func, &args),
         "reorder" => reorder::apply(m, func, &args),
         "buffer_at" => buffer::apply(m, func, &args),
+        "fission" => fission::apply(m, func, &args),
         other => {
             let known: Vec<&str> = PRIMITIVES.iter().map(|(n, _)| *n).collect();
             Err(
