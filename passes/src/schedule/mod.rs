@@ -33,6 +33,7 @@ mod access;
 mod buffer;
 mod fission;
 mod loops;
+mod pipeline;
 mod reorder;
 mod split;
 mod tile;
@@ -205,6 +206,8 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
     ("reorder", "reorder(l1, l2, ...)"),
     ("fission", "pre1, ... = fission(loop, levels = 1)"),
     ("buffer_at", "buf = buffer_at(tensor, loop, mem = space)"),
+    ("double_buffer", "double_buffer(buffer, loop, copies = 2)"),
+    ("pipeline", "pipeline(loop, stages = 2)"),
 ];
 
 impl Schedule {
@@ -331,6 +334,8 @@ fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, S
         "reorder" => reorder::apply(m, func, &args),
         "buffer_at" => buffer::apply(m, func, &args),
         "fission" => fission::apply(m, func, &args),
+        "double_buffer" => pipeline::apply_double_buffer(m, func, &args),
+        "pipeline" => pipeline::apply_pipeline(m, func, &args),
         other => {
             let known: Vec<&str> = PRIMITIVES.iter().map(|(n, _)| *n).collect();
             Err(
