@@ -7,7 +7,8 @@
 
 use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine;
-use accc_ir::{Module, Op};
+use accc_ir::affine::{AffineExpr, AffineMap};
+use accc_ir::{Builder, Module, Op, Value, ValueMap};
 
 use super::ScheduleError;
 
@@ -175,3 +176,68 @@ pub(crate) fn value_hint(name: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()
 }
+
+/// Clones `ops` (in order) before `anchor`, with `iv` replaced by `expr`
+/// over `new` (over no values: a constant iteration).
+pub(crate) fn clone_with_iv(
+    m: &mut Module,
+    ops: &[Op],
+    anchor: Op,
+    iv: Value,
+    new: &[Value],
+    expr: &AffineExpr,
+) -> Result<Vec<Op>, ScheduleError> {
+    let mut map = ValueMap::new();
+    let mut clones = Vec::new();
+    for &op in ops {
+        let c = m.clone_op(op, &mut map);
+        let (block, at) = m.op_position(anchor).ok_or_else(|| internal("detached"))?;
+        m.insert_op(block, at, c).map_err(internal)?;
+        clones.push(c);
+    }
+    substitute_iv_in(m, &clones, iv, new, expr)?;
+    Ok(clones)
+}
+
+/// Replaces the uses of `iv` nested in `ops` by `expr` over `new`: in
+/// affine maps directly, elsewhere through an `affine.apply` before the
+/// first op.
+pub(crate) fn substitute_iv_in(
+    m: &mut Module,
+    ops: &[Op],
+    iv: Value,
+    new: &[Value],
+    expr: &AffineExpr,
+) -> Result<(), ScheduleError> {
+    let within = |m: &Module, op: Op| ops.iter().any(|o| *o == op || m.is_proper_ancestor(*o, op));
+    let mut users: Vec<Op> = m
+        .uses(iv)
+        .iter()
+        .map(|u| u.op)
+        .filter(|op| within(m, *op))
+        .collect();
+    users.dedup();
+    let mut apply: Option<Value> = None;
+    for op in users {
+        if affine::substitute_dim(m, op, iv, new, expr) {
+            continue;
+        }
+        let v = match apply {
+            Some(v) => v,
+            None => {
+                let mut b = Builder::before(m, ops[0]).ok_or_else(|| internal("detached"))?;
+                let map = AffineMap::new(new.len() as u32, 0, vec![expr.clone()]);
+                let v = affine::build_apply(&mut b, map, new);
+                apply = Some(v);
+                v
+            }
+        };
+        for u in m.uses(iv).to_vec() {
+            if u.op == op {
+                m.set_operand(op, u.index as usize, v);
+            }
+        }
+    }
+    Ok(())
+}
+

@@ -37,6 +37,7 @@ mod pipeline;
 mod reorder;
 mod split;
 mod tile;
+mod unroll;
 
 use std::sync::Arc;
 
@@ -204,6 +205,8 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
         "io, jo, ii, ji = tile(i, j, fi, fj, tail = guard|error)",
     ),
     ("reorder", "reorder(l1, l2, ...)"),
+    ("fuse", "fused = fuse(outer, inner)"),
+    ("unroll", "unroll(loop, factor = 0)"),
     ("fission", "pre1, ... = fission(loop, levels = 1)"),
     ("buffer_at", "buf = buffer_at(tensor, loop, mem = space)"),
     ("double_buffer", "double_buffer(buffer, loop, copies = 2)"),
@@ -334,6 +337,8 @@ fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, S
         "reorder" => reorder::apply(m, func, &args),
         "buffer_at" => buffer::apply(m, func, &args),
         "fission" => fission::apply(m, func, &args),
+        "unroll" => unroll::apply_unroll(m, func, &args),
+        "fuse" => unroll::apply_fuse(m, func, &args),
         "double_buffer" => pipeline::apply_double_buffer(m, func, &args),
         "pipeline" => pipeline::apply_pipeline(m, func, &args),
         other => {

@@ -22,10 +22,12 @@
 use accc_ir::affine::{AffineExpr, AffineMap};
 use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine;
-use accc_ir::{Builder, Module, Op, Type, Value, ValueMap};
+use accc_ir::{Module, Op, Type, Value};
 
 use super::access::{accesses, find_tensor, memref_type};
-use super::loops::{body_ops, constant_loop, find_loop, internal, name_loop, LoopRef};
+use super::loops::{
+    body_ops, clone_with_iv, constant_loop, find_loop, internal, name_loop, substitute_iv_in, LoopRef,
+};
 use super::{Args, ScheduleError, StepReport};
 
 pub(crate) fn apply_double_buffer(
@@ -173,7 +175,7 @@ fn pipeline(m: &mut Module, func: Op, l: &LoopRef, stages: i64) -> Result<StepRe
     // Prologue: the copy-ins of iterations 0 .. d, before the loop.
     for n in 0..d {
         let at = lb + n * step;
-        clone_with_iv(m, &loads, l.op, iv, &AffineExpr::constant(at))?;
+        clone_with_iv(m, &loads, l.op, iv, &[], &AffineExpr::constant(at))?;
     }
     // Epilogue: the compute of the last d iterations, after the loop.
     let after = m
@@ -186,7 +188,7 @@ fn pipeline(m: &mut Module, func: Op, l: &LoopRef, stages: i64) -> Result<StepRe
     };
     for n in steady..trips {
         let at = lb + n * step;
-        let clones = clone_with_iv(m, &compute, anchor, iv, &AffineExpr::constant(at))?;
+        let clones = clone_with_iv(m, &compute, anchor, iv, &[], &AffineExpr::constant(at))?;
         // The epilogue's loops get names of their own (`ii.epi`, or
         // `ii.epi1`, `ii.epi2`, ... with several epilogue iterations).
         let suffix = if d == 1 {
@@ -312,68 +314,5 @@ fn selects_slot(map: &AffineMap, operands: &[Value], iv: Value, lb: i64, step: i
         let dims: Vec<i64> = (0..n).map(|_| v).collect();
         first.eval(&dims, &[]) == Some(k % slots)
     })
-}
-
-/// Clones `ops` (in order) before `anchor`, with `iv` replaced by `expr`
-/// (over no values: a constant iteration).
-fn clone_with_iv(
-    m: &mut Module,
-    ops: &[Op],
-    anchor: Op,
-    iv: Value,
-    expr: &AffineExpr,
-) -> Result<Vec<Op>, ScheduleError> {
-    let mut map = ValueMap::new();
-    let mut clones = Vec::new();
-    for &op in ops {
-        let c = m.clone_op(op, &mut map);
-        let (block, at) = m.op_position(anchor).ok_or_else(|| internal("detached"))?;
-        m.insert_op(block, at, c).map_err(internal)?;
-        clones.push(c);
-    }
-    substitute_iv_in(m, &clones, iv, &[], expr)?;
-    Ok(clones)
-}
-
-/// Replaces the uses of `iv` nested in `ops` by `expr` over `new`: in
-/// affine maps directly, elsewhere through an `affine.apply` before the
-/// first op.
-fn substitute_iv_in(
-    m: &mut Module,
-    ops: &[Op],
-    iv: Value,
-    new: &[Value],
-    expr: &AffineExpr,
-) -> Result<(), ScheduleError> {
-    let within = |m: &Module, op: Op| ops.iter().any(|o| *o == op || m.is_proper_ancestor(*o, op));
-    let mut users: Vec<Op> = m
-        .uses(iv)
-        .iter()
-        .map(|u| u.op)
-        .filter(|op| within(m, *op))
-        .collect();
-    users.dedup();
-    let mut apply: Option<Value> = None;
-    for op in users {
-        if affine::substitute_dim(m, op, iv, new, expr) {
-            continue;
-        }
-        let v = match apply {
-            Some(v) => v,
-            None => {
-                let mut b = Builder::before(m, ops[0]).ok_or_else(|| internal("detached"))?;
-                let map = AffineMap::new(new.len() as u32, 0, vec![expr.clone()]);
-                let v = affine::build_apply(&mut b, map, new);
-                apply = Some(v);
-                v
-            }
-        };
-        for u in m.uses(iv).to_vec() {
-            if u.op == op {
-                m.set_operand(op, u.index as usize, v);
-            }
-        }
-    }
-    Ok(())
 }
 
