@@ -150,7 +150,9 @@ fn value_lin(m: &Module, v: Value, scope: Op) -> Result<Lin, String> {
                 .ok_or("an `affine.apply` without a map")?
                 .clone();
             let mut lins = map_lin(m, &map, m.operands(op), scope)?;
-            return lins.pop().ok_or_else(|| "an empty `affine.apply`".to_string());
+            return lins
+                .pop()
+                .ok_or_else(|| "an empty `affine.apply`".to_string());
         }
     }
     Ok(Lin::var(v))
@@ -169,8 +171,18 @@ pub(crate) fn iv_range(m: &Module, iv: Value) -> Option<(i64, i64)> {
     }
     let (lower, upper) = affine::for_bounds(m, owner)?;
     let step = affine::for_step(m, owner)?.max(1);
-    let lo = lower.map.results.iter().filter_map(AffineExpr::as_const).max()?;
-    let ub = upper.map.results.iter().filter_map(AffineExpr::as_const).min()?;
+    let lo = lower
+        .map
+        .results
+        .iter()
+        .filter_map(AffineExpr::as_const)
+        .max()?;
+    let ub = upper
+        .map
+        .results
+        .iter()
+        .filter_map(AffineExpr::as_const)
+        .min()?;
     if ub <= lo {
         return Some((lo, lo));
     }
@@ -235,7 +247,10 @@ pub(crate) fn tensors(m: &Module, func: Op) -> Vec<(String, Value)> {
 }
 
 /// The memref type of a tensor value.
-pub(crate) fn memref_type(m: &Module, v: Value) -> Result<accc_ir::types::MemRefType, ScheduleError> {
+pub(crate) fn memref_type(
+    m: &Module,
+    v: Value,
+) -> Result<accc_ir::types::MemRefType, ScheduleError> {
     m.value_type(v)
         .as_memref()
         .cloned()
@@ -333,8 +348,13 @@ pub(crate) fn footprint(
                 }
                 Some(_) => {}
             }
-            let Some((a_lo, a_hi)) = lin_range(m, &Lin { constant: 0, ..inner.clone() })
-            else {
+            let Some((a_lo, a_hi)) = lin_range(
+                m,
+                &Lin {
+                    constant: 0,
+                    ..inner.clone()
+                },
+            ) else {
                 let v = inner
                     .terms
                     .keys()
@@ -382,4 +402,41 @@ pub(crate) fn copy_bounds(m: &Module, base: &Lin, extent: i64, dim: i64) -> (Bou
 /// The element type of a memref type.
 pub(crate) fn elem_type(t: &accc_ir::types::MemRefType) -> Type {
     (*t.elem).clone()
+}
+
+/// Can two accesses (index forms `a` and `b`, inside loop `scope` with
+/// induction variable `iv`) touch the same element only in the same
+/// iteration of `scope`? Sufficient condition: in some dimension both
+/// forms have the same non-zero coefficient `c` on `iv` and the same terms
+/// in values fixed outside `scope`, and what the values varying inside an
+/// iteration add differs by less than `|c * step|` between the two (so
+/// `c * (x - y)`, a multiple of `c * step`, must be 0: `x == y`).
+pub(crate) fn separated_by(m: &Module, a: &[Lin], b: &[Lin], iv: Value, scope: Op) -> bool {
+    let step = accc_ir::dialects::affine::for_step(m, scope)
+        .unwrap_or(1)
+        .max(1);
+    a.iter().zip(b).any(|(x, y)| {
+        let Some(&c) = x.terms.get(&iv).filter(|c| **c != 0) else {
+            return false;
+        };
+        if y.terms.get(&iv) != Some(&c) {
+            return false;
+        }
+        let fixed = |l: &Lin| l.filter(|v| v != iv && !varies_in(m, v, scope)).terms;
+        if fixed(x) != fixed(y) {
+            return false;
+        }
+        let inner = |l: &Lin| l.filter(|v| v != iv && varies_in(m, v, scope));
+        let (Some((xlo, xhi)), Some((ylo, yhi))) =
+            (lin_range(m, &inner(x)), lin_range(m, &inner(y)))
+        else {
+            return false;
+        };
+        let Some(period) = c.checked_mul(step).map(i64::unsigned_abs) else {
+            return false;
+        };
+        // y - x over all instances lies in [ylo - xhi, yhi - xlo].
+        let spread = [ylo.saturating_sub(xhi), yhi.saturating_sub(xlo)];
+        spread.iter().all(|d| d.unsigned_abs() < period)
+    })
 }

@@ -120,13 +120,16 @@ pub(crate) fn buffer_at(
     let body = m
         .entry_block(l.op, 0)
         .ok_or_else(|| internal("a loop without a body"))?;
+    let loc = m.op(l.op).loc.clone();
     if needs_in {
         let first = m.block_ops(body)[0];
-        let b = Builder::before(m, first).ok_or_else(|| internal("detached op"))?;
+        let mut b = Builder::before(m, first).ok_or_else(|| internal("detached op"))?;
+        b.set_loc(loc.clone());
         build_copy(b, tensor, local, &fp, &tt.shape, Direction::In, name);
     }
     if writes {
-        let b = Builder::before_terminator(m, body);
+        let mut b = Builder::before_terminator(m, body);
+        b.set_loc(loc.clone());
         build_copy(b, tensor, local, &fp, &tt.shape, Direction::Out, name);
     }
     let copies = match (needs_in, writes) {
@@ -256,7 +259,8 @@ pub(crate) fn build_copy(
     for &op in &marked {
         b.module
             .set_attr(op, "accc.copy", Attribute::string(dir.attr()));
-        b.module.set_attr(op, "accc.buffer", Attribute::string(name));
+        b.module
+            .set_attr(op, "accc.buffer", Attribute::string(name));
     }
     marked
 }
@@ -343,5 +347,7 @@ fn init_covers(m: &Module, acc: &[Access], fp: &Footprint, shape: &[i64], scope:
         }
     };
     acc[1..].iter().all(|a| after(a, nest))
-        || acc[1..].iter().all(|a| a.index == w.index && after(a, w.op))
+        || acc[1..]
+            .iter()
+            .all(|a| a.index == w.index && after(a, w.op))
 }

@@ -21,7 +21,7 @@ use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine;
 use accc_ir::{Builder, Module, Op, ValueMap};
 
-use super::access::{accesses, tensors, varies_in, Access};
+use super::access::{accesses, separated_by, tensors, Access};
 use super::loops::{body_ops, find_loop, internal, loop_name, name_loop};
 use super::{Args, ScheduleError, StepReport};
 
@@ -31,10 +31,10 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
         .map_err(|e| e.at(args.span(0)))?;
     let levels = args.keyword_int("levels", 1)?;
     if levels < 1 {
-        return Err(ScheduleError::new(format!(
-            "`levels` must be at least 1, got {levels}"
-        ))
-        .at(args.keyword_span("levels")));
+        return Err(
+            ScheduleError::new(format!("`levels` must be at least 1, got {levels}"))
+                .at(args.keyword_span("levels")),
+        );
     }
     let mut gap = l.op;
     let mut copies = Vec::new();
@@ -47,13 +47,19 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
             .at(args.keyword_span("levels").or(args.span(0))));
         };
         let ops = body_ops(m, parent);
-        let at = ops.iter().position(|o| *o == gap).ok_or_else(|| internal("gap"))?;
+        let at = ops
+            .iter()
+            .position(|o| *o == gap)
+            .ok_or_else(|| internal("gap"))?;
         if at > 0 {
             copies.push(split_before(m, func, parent, &ops[..at], &ops[at..])?);
         }
         gap = parent;
     }
-    let defaults = copies.iter().map(|c| format!("{}.pre", loop_name(m, *c))).collect();
+    let defaults = copies
+        .iter()
+        .map(|c| format!("{}.pre", loop_name(m, *c)))
+        .collect();
     let names = args.binds(defaults)?;
     for (c, n) in copies.iter().zip(&names) {
         name_loop(m, *c, n);
@@ -96,9 +102,10 @@ fn split_before(
     let first_rest = rest[0];
     for &op in pre {
         let crosses = m.results(op).iter().any(|r| {
-            m.uses(*r)
-                .iter()
-                .any(|u| rest.iter().any(|q| *q == u.op || m.is_proper_ancestor(*q, u.op)))
+            m.uses(*r).iter().any(|u| {
+                rest.iter()
+                    .any(|q| *q == u.op || m.is_proper_ancestor(*q, u.op))
+            })
         });
         if !crosses {
             continue;
@@ -111,11 +118,24 @@ fn split_before(
             )));
         }
         let c = m.clone_op(op, &mut map);
-        m.insert_op(m.op_parent_block(first_rest).ok_or_else(|| internal("detached"))?, 0, c)
-            .map_err(internal)?;
-        for (old, new) in m.results(op).to_vec().into_iter().zip(m.results(c).to_vec()) {
+        m.insert_op(
+            m.op_parent_block(first_rest)
+                .ok_or_else(|| internal("detached"))?,
+            0,
+            c,
+        )
+        .map_err(internal)?;
+        for (old, new) in m
+            .results(op)
+            .to_vec()
+            .into_iter()
+            .zip(m.results(c).to_vec())
+        {
             for u in m.uses(old).to_vec() {
-                if rest.iter().any(|q| *q == u.op || m.is_proper_ancestor(*q, u.op)) {
+                if rest
+                    .iter()
+                    .any(|q| *q == u.op || m.is_proper_ancestor(*q, u.op))
+                {
                     m.set_operand(u.op, u.index as usize, new);
                 }
             }
@@ -127,7 +147,9 @@ fn split_before(
     let mut b = Builder::before(m, parent).ok_or_else(|| internal("detached loop"))?;
     b.set_loc(loc);
     let (copy, iv, body) = affine::build_for(&mut b, lower, upper, step);
-    let terminator = m.block_terminator(body).ok_or_else(|| internal("no yield"))?;
+    let terminator = m
+        .block_terminator(body)
+        .ok_or_else(|| internal("no yield"))?;
     for &op in pre {
         m.move_op_before(op, terminator).map_err(internal)?;
     }
@@ -184,7 +206,11 @@ fn check_legal(
     name: &str,
 ) -> Result<(), ScheduleError> {
     let iv = affine::induction_var(m, parent).ok_or_else(|| internal("no iv"))?;
-    let within = |group: &[Op], op: Op| group.iter().any(|g| *g == op || m.is_proper_ancestor(*g, op));
+    let within = |group: &[Op], op: Op| {
+        group
+            .iter()
+            .any(|g| *g == op || m.is_proper_ancestor(*g, op))
+    };
     for (tname, tensor) in tensors(m, func) {
         let all = accesses(m, tensor, &tname, parent)?;
         let (before, after): (Vec<&Access>, Vec<&Access>) =
@@ -195,12 +221,7 @@ fn check_legal(
                 if !(q.is_write || p.is_write) {
                     continue;
                 }
-                let separates = q.index.iter().zip(&p.index).any(|(a, b)| {
-                    a == b
-                        && a.terms.get(&iv).is_some_and(|c| *c != 0)
-                        && a.terms.keys().all(|v| *v == iv || !varies_in(m, *v, parent))
-                });
-                if !separates {
+                if !separated_by(m, &q.index, &p.index, iv, parent) {
                     return Err(ScheduleError::new(format!(
                         "cannot distribute loop `{name}`: the access to `{tname}` at {} after the gap may touch an element that the access at {} before it touches in a later iteration",
                         m.op(q.op).loc,

@@ -5,9 +5,9 @@
 //! name (`S_i_j`). Names may repeat within a kernel (two nests over `i`);
 //! a schedule then qualifies them with the stage: `S_i_j_1.i`.
 
+use accc_ir::affine::{AffineExpr, AffineMap};
 use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine;
-use accc_ir::affine::{AffineExpr, AffineMap};
 use accc_ir::{Builder, Module, Op, Value, ValueMap};
 
 use super::ScheduleError;
@@ -240,4 +240,3 @@ pub(crate) fn substitute_iv_in(
     }
     Ok(())
 }
-

@@ -30,8 +30,10 @@
 //! that step.
 
 mod access;
+mod annotate;
 mod buffer;
 mod fission;
+mod hoist;
 mod loops;
 mod pipeline;
 mod reorder;
@@ -207,8 +209,12 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
     ("reorder", "reorder(l1, l2, ...)"),
     ("fuse", "fused = fuse(outer, inner)"),
     ("unroll", "unroll(loop, factor = 0)"),
+    ("parallel", "parallel(loop)"),
+    ("bind", "bind(loop, axis)"),
+    ("unfold", "unfold([l1, l2, ...], name)"),
     ("fission", "pre1, ... = fission(loop, levels = 1)"),
     ("buffer_at", "buf = buffer_at(tensor, loop, mem = space)"),
+    ("hoist", "hoist(buffer, loop)"),
     ("double_buffer", "double_buffer(buffer, loop, copies = 2)"),
     ("pipeline", "pipeline(loop, stages = 2)"),
 ];
@@ -337,6 +343,10 @@ fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, S
         "reorder" => reorder::apply(m, func, &args),
         "buffer_at" => buffer::apply(m, func, &args),
         "fission" => fission::apply(m, func, &args),
+        "hoist" => hoist::apply(m, func, &args),
+        "parallel" => annotate::apply_parallel(m, func, &args),
+        "bind" => annotate::apply_bind(m, func, &args),
+        "unfold" => annotate::apply_unfold(m, func, &args),
         "unroll" => unroll::apply_unroll(m, func, &args),
         "fuse" => unroll::apply_fuse(m, func, &args),
         "double_buffer" => pipeline::apply_double_buffer(m, func, &args),
@@ -441,6 +451,11 @@ impl<'s> Args<'s> {
         }
     }
 
+    /// Positional argument `i`, whatever its kind.
+    pub fn value(&self, i: usize) -> Option<&'s ArgValue> {
+        self.positional.get(i).map(|a| &a.value)
+    }
+
     /// Positional argument `i` as an integer.
     pub fn int(&self, i: usize, what: &str) -> Result<i64, ScheduleError> {
         match self.positional.get(i).map(|a| &a.value) {
@@ -500,10 +515,9 @@ impl<'s> Args<'s> {
         };
         match &a.value {
             ArgValue::Name(n) | ArgValue::Str(n) => Ok(Some(n)),
-            other => Err(self.usage_error(
-                format!("`{key}` must be a name, found `{other}`"),
-                a.span,
-            )),
+            other => {
+                Err(self.usage_error(format!("`{key}` must be a name, found `{other}`"), a.span))
+            }
         }
     }
 

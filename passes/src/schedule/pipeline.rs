@@ -26,7 +26,8 @@ use accc_ir::{Module, Op, Type, Value};
 
 use super::access::{accesses, find_tensor, memref_type};
 use super::loops::{
-    body_ops, clone_with_iv, constant_loop, find_loop, internal, name_loop, substitute_iv_in, LoopRef,
+    body_ops, clone_with_iv, constant_loop, find_loop, internal, name_loop, substitute_iv_in,
+    LoopRef,
 };
 use super::{Args, ScheduleError, StepReport};
 
@@ -38,14 +39,18 @@ pub(crate) fn apply_double_buffer(
     args.expect(2, 2, &["copies"])?;
     let bname = args.name(0, "the buffer")?;
     let buf = find_tensor(m, func, bname).map_err(|e| e.at(args.span(0)))?;
-    let l = find_loop(m, func, args.name(1, "the loop whose iterations alternate")?)
-        .map_err(|e| e.at(args.span(1)))?;
+    let l = find_loop(
+        m,
+        func,
+        args.name(1, "the loop whose iterations alternate")?,
+    )
+    .map_err(|e| e.at(args.span(1)))?;
     let copies = args.keyword_int("copies", 2)?;
     if !(2..=64).contains(&copies) {
-        return Err(ScheduleError::new(format!(
-            "`copies` must be between 2 and 64, got {copies}"
-        ))
-        .at(args.keyword_span("copies")));
+        return Err(
+            ScheduleError::new(format!("`copies` must be between 2 and 64, got {copies}"))
+                .at(args.keyword_span("copies")),
+        );
     }
     double_buffer(m, buf, bname, &l, copies).map_err(|e| e.at(args.span(0)))
 }
@@ -101,7 +106,11 @@ fn double_buffer(
         results.extend(map.results.iter().cloned());
         let (results, num_dims, operands) =
             affine::compact_dims(results, &dims, map.num_syms, &syms);
-        let first = if m.op_name(a.op) == "affine.store" { 2 } else { 1 };
+        let first = if m.op_name(a.op) == "affine.store" {
+            2
+        } else {
+            1
+        };
         let mut all = m.operands(a.op)[..first].to_vec();
         all.extend(operands);
         m.set_operands(a.op, all);
@@ -151,22 +160,31 @@ pub(crate) fn apply_pipeline(
     pipeline(m, func, &l, stages).map_err(|e| e.at(args.span(0)))
 }
 
-fn pipeline(m: &mut Module, func: Op, l: &LoopRef, stages: i64) -> Result<StepReport, ScheduleError> {
+fn pipeline(
+    m: &mut Module,
+    func: Op,
+    l: &LoopRef,
+    stages: i64,
+) -> Result<StepReport, ScheduleError> {
     let (lb, _, step, trips) = constant_loop(m, l, "pipeline")?;
     let body = body_ops(m, l.op);
     let is_copy_in =
         |m: &Module, op: Op| m.attr(op, "accc.copy").and_then(Attribute::as_str) == Some("in");
     let loads: Vec<Op> = body.iter().copied().filter(|o| is_copy_in(m, *o)).collect();
-    let compute: Vec<Op> = body.iter().copied().filter(|o| !is_copy_in(m, *o)).collect();
+    let compute: Vec<Op> = body
+        .iter()
+        .copied()
+        .filter(|o| !is_copy_in(m, *o))
+        .collect();
     if loads.is_empty() {
-        return Err(ScheduleError::new(format!(
-            "loop `{}` has no copy-in to prefetch",
-            l.name
-        ))
-        .with_hint(format!(
-            "stage its operands first: `buf = buffer_at(T, {}, mem = ...)`",
-            l.name
-        )));
+        return Err(
+            ScheduleError::new(format!("loop `{}` has no copy-in to prefetch", l.name)).with_hint(
+                format!(
+                    "stage its operands first: `buf = buffer_at(T, {}, mem = ...)`",
+                    l.name
+                ),
+            ),
+        );
     }
     let iv = affine::induction_var(m, l.op).ok_or_else(|| internal("no iv"))?;
     check_prefetch(m, func, l, iv, &loads, stages, lb, step)?;
@@ -184,7 +202,9 @@ fn pipeline(m: &mut Module, func: Op, l: &LoopRef, stages: i64) -> Result<StepRe
         .ok_or_else(|| internal("detached loop"))?;
     let anchor = m.block_ops(after.0).get(after.1).copied();
     let Some(anchor) = anchor else {
-        return Err(internal("a loop at the end of a block without a terminator"));
+        return Err(internal(
+            "a loop at the end of a block without a terminator",
+        ));
     };
     for n in steady..trips {
         let at = lb + n * step;
@@ -295,7 +315,14 @@ fn check_prefetch(
 
 /// Does the first index of the access select slot `iteration mod slots`
 /// of the loop with induction variable `iv`?
-fn selects_slot(map: &AffineMap, operands: &[Value], iv: Value, lb: i64, step: i64, slots: i64) -> bool {
+fn selects_slot(
+    map: &AffineMap,
+    operands: &[Value],
+    iv: Value,
+    lb: i64,
+    step: i64,
+    slots: i64,
+) -> bool {
     let Some(first) = map.results.first() else {
         return false;
     };
@@ -315,4 +342,3 @@ fn selects_slot(map: &AffineMap, operands: &[Value], iv: Value, lb: i64, step: i
         first.eval(&dims, &[]) == Some(k % slots)
     })
 }
-

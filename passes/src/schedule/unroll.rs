@@ -27,10 +27,14 @@ use super::{Args, ScheduleError, StepReport};
 /// Full unrolls beyond this many copies are refused.
 const MAX_COPIES: i64 = 4096;
 
-pub(crate) fn apply_unroll(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
+pub(crate) fn apply_unroll(
+    m: &mut Module,
+    func: Op,
+    args: &Args,
+) -> Result<StepReport, ScheduleError> {
     args.expect(1, 2, &[])?;
-    let l = find_loop(m, func, args.name(0, "the loop to unroll")?)
-        .map_err(|e| e.at(args.span(0)))?;
+    let l =
+        find_loop(m, func, args.name(0, "the loop to unroll")?).map_err(|e| e.at(args.span(0)))?;
     let factor = if args.len() > 1 {
         args.int(1, "the unroll factor")?
     } else {
@@ -69,14 +73,24 @@ fn unroll(m: &mut Module, l: &LoopRef, factor: i64) -> Result<StepReport, Schedu
     // Leftover (or, fully unrolled, all) iterations as constant copies
     // after the loop.
     for n in main..trips {
-        let clones = clone_with_iv(m, &body, anchor, iv, &[], &AffineExpr::constant(lb + n * step))?;
+        let clones = clone_with_iv(
+            m,
+            &body,
+            anchor,
+            iv,
+            &[],
+            &AffineExpr::constant(lb + n * step),
+        )?;
         let k = if full { n } else { n - main + factor };
         rename_copies(m, &clones, k);
     }
     if full {
         m.erase_op(l.op).map_err(internal)?;
         return Ok(StepReport {
-            summary: format!("unrolled loop `{}` fully into {trips} copies of its body", l.name),
+            summary: format!(
+                "unrolled loop `{}` fully into {trips} copies of its body",
+                l.name
+            ),
             names: vec![],
         });
     }
@@ -135,17 +149,28 @@ fn rename_copies(m: &mut Module, clones: &[Op], k: i64) {
     }
 }
 
-pub(crate) fn apply_fuse(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
+pub(crate) fn apply_fuse(
+    m: &mut Module,
+    func: Op,
+    args: &Args,
+) -> Result<StepReport, ScheduleError> {
     args.expect(2, 2, &[])?;
-    let outer = find_loop(m, func, args.name(0, "the outer loop")?)
-        .map_err(|e| e.at(args.span(0)))?;
-    let inner = find_loop(m, func, args.name(1, "the inner loop")?)
-        .map_err(|e| e.at(args.span(1)))?;
-    let name = args.binds(vec![format!("{}_{}", outer.name, inner.name)])?.remove(0);
+    let outer =
+        find_loop(m, func, args.name(0, "the outer loop")?).map_err(|e| e.at(args.span(0)))?;
+    let inner =
+        find_loop(m, func, args.name(1, "the inner loop")?).map_err(|e| e.at(args.span(1)))?;
+    let name = args
+        .binds(vec![format!("{}_{}", outer.name, inner.name)])?
+        .remove(0);
     fuse(m, &outer, &inner, &name).map_err(|e| e.at(args.span(0)))
 }
 
-fn fuse(m: &mut Module, outer: &LoopRef, inner: &LoopRef, name: &str) -> Result<StepReport, ScheduleError> {
+fn fuse(
+    m: &mut Module,
+    outer: &LoopRef,
+    inner: &LoopRef,
+    name: &str,
+) -> Result<StepReport, ScheduleError> {
     if body_ops(m, outer.op) != [inner.op] {
         return Err(ScheduleError::new(format!(
             "`fuse` needs loop `{}` to be the whole body of loop `{}`",
@@ -164,10 +189,18 @@ fn fuse(m: &mut Module, outer: &LoopRef, inner: &LoopRef, name: &str) -> Result<
     let (fused, f, body) = affine::build_for(&mut b, Bound::constant(0), Bound::constant(total), 1);
     let n2e = AffineExpr::constant(n2.max(1));
     let inner_index = AffineExpr::constant(lb2)
-        .add(AffineExpr::dim(0).modulo(n2e.clone()).mul(AffineExpr::constant(s2)))
+        .add(
+            AffineExpr::dim(0)
+                .modulo(n2e.clone())
+                .mul(AffineExpr::constant(s2)),
+        )
         .simplify();
     let outer_index = AffineExpr::constant(lb1)
-        .add(AffineExpr::dim(0).floor_div(n2e).mul(AffineExpr::constant(s1)))
+        .add(
+            AffineExpr::dim(0)
+                .floor_div(n2e)
+                .mul(AffineExpr::constant(s1)),
+        )
         .simplify();
     move_body_and_substitute(m, inner.op, body, &[f], &inner_index)?;
     let outer_iv = affine::induction_var(m, outer.op).ok_or_else(|| internal("no iv"))?;
