@@ -231,7 +231,9 @@ pub(crate) fn build_copy(
         b.module
             .set_name_hint(iv, format!("{}_{d}", value_hint(name)));
         ivs.push(iv);
+        let loc = b.loc().clone();
         b = Builder::before_terminator(b.module, body);
+        b.set_loc(loc);
     }
     let global: Vec<Lin> = fp
         .base
