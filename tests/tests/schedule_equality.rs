@@ -145,6 +145,134 @@ fn split_preserves_softmax_example() {
 }
 
 #[test]
+fn staging_primitives_preserve_gemm() {
+    let m = lower("gemm.acc", GEMM, "gemm");
+    let k = "gemm";
+    let band = || {
+        Schedule::new()
+            .split_as("i", 8, "io", "ii")
+            .split_as("j", 6, "jo", "ji")
+            .split_as("k", 5, "ko", "ki")
+            .reorder(&["io", "jo", "ii", "ji"])
+    };
+    check(
+        &m,
+        k,
+        band().fission("ko", 2).reorder(&["ko", "ii", "ji", "ki"]),
+    );
+    check(
+        &m,
+        k,
+        band().buffer_at("cbuf", "C", "jo", Some("accumulator")),
+    );
+    check(
+        &m,
+        k,
+        band()
+            .buffer_at("abuf", "A", "jo", None)
+            .hoist("abuf", "jo"),
+    );
+    check(
+        &m,
+        k,
+        band()
+            .fission("ko", 2)
+            .reorder(&["ko", "ii", "ji", "ki"])
+            .buffer_at("cbuf", "C", "jo", None)
+            .buffer_at("abuf", "A", "ko", None)
+            .buffer_at("bbuf", "B", "ko", None)
+            .double_buffer("abuf", "ko", 3)
+            .double_buffer("bbuf", "ko", 3)
+            .pipeline("ko", 3),
+    );
+    // Ragged tiles: clamped copies and guarded loops.
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .split_guarded("i", 7)
+            .split_guarded("k", 6)
+            .buffer_at("abuf", "A", "k.o", None)
+            .double_buffer("abuf", "k.o", 2)
+            .pipeline("k.o", 2),
+    );
+}
+
+#[test]
+fn loop_primitives_preserve_gemm() {
+    let m = lower("gemm.acc", GEMM, "gemm");
+    let k = "gemm";
+    check(&m, k, Schedule::new().unroll("k", 0));
+    check(&m, k, Schedule::new().unroll("k", 3));
+    check(&m, k, Schedule::new().unroll("k", 4).unroll("j", 5));
+    check(&m, k, Schedule::new().fuse("i", "j"));
+    check(&m, k, Schedule::new().fuse("i", "j").unroll("i_j", 7));
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .parallel("i")
+            .bind("j", "thread.x")
+            .tile("i", "j", 4, 6)
+            .unfold(&["i.i", "j.i"], "pe"),
+    );
+}
+
+#[test]
+fn staging_and_loop_primitives_preserve_conv2d() {
+    let m = lower("conv.acc", CONV, "conv");
+    let k = "conv";
+    // The input's box per output row carries the 2-row halo of the window.
+    check(
+        &m,
+        k,
+        Schedule::new().buffer_at("xbuf", "X", "oh", Some("scratchpad")),
+    );
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .split_guarded("ow", 3)
+            .buffer_at("xbuf", "X", "ow.o", None)
+            .buffer_at("ybuf", "Y", "ow.o", None),
+    );
+    check(&m, k, Schedule::new().unroll("s", 0).unroll("r", 2));
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .parallel("f")
+            .fuse("oh", "ow")
+            .unroll("oh_ow", 5),
+    );
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .fission("c", 4)
+            .buffer_at("wbuf", "Wt", "f", None)
+            .double_buffer("wbuf", "f", 2)
+            .pipeline("f", 2),
+    );
+}
+
+#[test]
+fn loop_primitives_preserve_softmax_example() {
+    let m = example("softmax.acc", "softmax");
+    check(
+        &m,
+        "softmax",
+        Schedule::new().split("r", 16).unroll("r.i", 4),
+    );
+    check(&m, "softmax", Schedule::new().parallel("r"));
+    check(
+        &m,
+        "softmax",
+        Schedule::new().buffer_at("xbuf", "X", "r", Some("sbuf")),
+    );
+}
+
+#[test]
 fn a_failing_step_leaves_the_module_unchanged() {
     let m = lower("gemm.acc", GEMM, "gemm");
     let mut scheduled = m.clone();

@@ -269,6 +269,105 @@ impl Schedule {
         self.push("reorder", &[], loops.iter().map(|l| name(l)).collect())
     }
 
+    /// `fission(loop, levels)`: distributes the `levels` loops around
+    /// `loop` at the gap before it; the ops before the gap move to copies
+    /// named `<name>.pre`.
+    pub fn fission(self, loop_name: &str, levels: i64) -> Schedule {
+        self.push(
+            "fission",
+            &[],
+            vec![name(loop_name), keyword_int("levels", levels)],
+        )
+    }
+
+    /// `buffer = buffer_at(tensor, loop, mem = space)`: stages the box of
+    /// `tensor` one iteration of `loop` touches in a local buffer named
+    /// `buffer` (in memory space `mem`, if given).
+    ///
+    /// ```
+    /// # use accc_passes::schedule::Schedule;
+    /// let s = Schedule::new()
+    ///     .split_as("k", 16, "ko", "ki")
+    ///     .buffer_at("abuf", "A", "ko", Some("scratchpad"))
+    ///     .double_buffer("abuf", "ko", 2)
+    ///     .pipeline("ko", 2);
+    /// assert_eq!(s.steps[1].to_string(), "abuf = buffer_at(A, ko, mem = scratchpad)");
+    /// ```
+    pub fn buffer_at(
+        self,
+        buffer: &str,
+        tensor: &str,
+        loop_name: &str,
+        mem: Option<&str>,
+    ) -> Schedule {
+        let mut args = vec![name(tensor), name(loop_name)];
+        if let Some(space) = mem {
+            args.push(keyword("mem", space));
+        }
+        self.push("buffer_at", &[buffer], args)
+    }
+
+    /// `double_buffer(buffer, loop, copies = n)`: `n` alternating slots
+    /// selected by the iteration of `loop`.
+    pub fn double_buffer(self, buffer: &str, loop_name: &str, copies: i64) -> Schedule {
+        self.push(
+            "double_buffer",
+            &[],
+            vec![name(buffer), name(loop_name), keyword_int("copies", copies)],
+        )
+    }
+
+    /// `pipeline(loop, stages = n)`: the copy-ins of iteration `i + n - 1`
+    /// are issued before the compute of iteration `i`.
+    pub fn pipeline(self, loop_name: &str, stages: i64) -> Schedule {
+        self.push(
+            "pipeline",
+            &[],
+            vec![name(loop_name), keyword_int("stages", stages)],
+        )
+    }
+
+    /// `hoist(buffer, loop)`: moves the buffer's copies out of `loop`.
+    pub fn hoist(self, buffer: &str, loop_name: &str) -> Schedule {
+        self.push("hoist", &[], vec![name(buffer), name(loop_name)])
+    }
+
+    /// `unroll(loop, factor)`; factor 0 unrolls fully.
+    pub fn unroll(self, loop_name: &str, factor: i64) -> Schedule {
+        self.push("unroll", &[], vec![name(loop_name), int(factor)])
+    }
+
+    /// `fuse(outer, inner)`: one loop named `outer_inner`.
+    pub fn fuse(self, outer: &str, inner: &str) -> Schedule {
+        self.push("fuse", &[], vec![name(outer), name(inner)])
+    }
+
+    /// `parallel(loop)`: marks a loop without carried dependences parallel.
+    pub fn parallel(self, loop_name: &str) -> Schedule {
+        self.push("parallel", &[], vec![name(loop_name)])
+    }
+
+    /// `bind(loop, axis)`: binds a loop without carried dependences to a
+    /// target axis (`block.x`, `thread.x`, `warpgroup`, `partition`, ...).
+    pub fn bind(self, loop_name: &str, axis: &str) -> Schedule {
+        self.push("bind", &[], vec![name(loop_name), name(axis)])
+    }
+
+    /// `unfold([loops], array)`: marks a perfect band as a spatial array.
+    pub fn unfold(self, loops: &[&str], array: &str) -> Schedule {
+        let list = Arg {
+            key: None,
+            value: ArgValue::List(
+                loops
+                    .iter()
+                    .map(|l| ArgValue::Name(l.to_string()))
+                    .collect(),
+            ),
+            span: None,
+        };
+        self.push("unfold", &[], vec![list, name(array)])
+    }
+
     /// Applies every step to `kernel` in order; see the module docs.
     pub fn apply(&self, module: &mut Module, kernel: &str) -> Result<Trace, ScheduleError> {
         let mut trace = Trace::default();
@@ -319,6 +418,14 @@ fn int(v: i64) -> Arg {
     Arg {
         key: None,
         value: ArgValue::Int(v),
+        span: None,
+    }
+}
+
+fn keyword_int(key: &str, value: i64) -> Arg {
+    Arg {
+        key: Some(key.to_string()),
+        value: ArgValue::Int(value),
         span: None,
     }
 }
