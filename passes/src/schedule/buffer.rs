@@ -48,13 +48,7 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
 /// `base`, `base_1`, `base_2`, ...: the first not yet naming a tensor.
 pub(crate) fn fresh_name(m: &Module, func: Op, base: &str) -> String {
     let taken: Vec<String> = tensors(m, func).into_iter().map(|(n, _)| n).collect();
-    let mut name = base.to_string();
-    let mut k = 1;
-    while taken.contains(&name) {
-        name = format!("{base}_{k}");
-        k += 1;
-    }
-    name
+    super::loops::fresh(base, &taken)
 }
 
 /// Which way a copy nest moves data.

@@ -180,13 +180,7 @@ fn fresh_stage(m: &Module, func: Op, base: &str) -> String {
             taken.push(n.to_string());
         }
     });
-    let mut name = base.to_string();
-    let mut k = 1;
-    while taken.contains(&name) {
-        name = format!("{base}_{k}");
-        k += 1;
-    }
-    name
+    super::loops::fresh(base, &taken)
 }
 
 /// Ops that can be recomputed: no regions, no memory effects.

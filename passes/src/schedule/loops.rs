@@ -170,6 +170,17 @@ pub(crate) fn name_loop(m: &mut Module, op: Op, name: &str) {
     }
 }
 
+/// `base`, `base_1`, `base_2`, ...: the first not in `taken`.
+pub(crate) fn fresh(base: &str, taken: &[String]) -> String {
+    let mut name = base.to_string();
+    let mut k = 1;
+    while taken.iter().any(|t| *t == name) {
+        name = format!("{base}_{k}");
+        k += 1;
+    }
+    name
+}
+
 /// A schedule name as an SSA name hint (`i.o` prints as `%i_o`).
 pub(crate) fn value_hint(name: &str) -> String {
     name.chars()

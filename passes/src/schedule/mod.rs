@@ -582,12 +582,7 @@ impl<'s> Args<'s> {
         choices: &[&'static str],
         default: &'static str,
     ) -> Result<&'static str, ScheduleError> {
-        let Some(a) = self
-            .step
-            .args
-            .iter()
-            .find(|a| a.key.as_deref() == Some(key))
-        else {
+        let Some(a) = self.keyword(key) else {
             return Ok(default);
         };
         let text = match &a.value {
@@ -612,12 +607,7 @@ impl<'s> Args<'s> {
 
     /// Keyword argument `key` as a name or string, if given.
     pub fn keyword_name(&self, key: &str) -> Result<Option<&'s str>, ScheduleError> {
-        let Some(a) = self
-            .step
-            .args
-            .iter()
-            .find(|a| a.key.as_deref() == Some(key))
-        else {
+        let Some(a) = self.keyword(key) else {
             return Ok(None);
         };
         match &a.value {
@@ -630,12 +620,7 @@ impl<'s> Args<'s> {
 
     /// Keyword argument `key` as an integer, or `default`.
     pub fn keyword_int(&self, key: &str, default: i64) -> Result<i64, ScheduleError> {
-        let Some(a) = self
-            .step
-            .args
-            .iter()
-            .find(|a| a.key.as_deref() == Some(key))
-        else {
+        let Some(a) = self.keyword(key) else {
             return Ok(default);
         };
         match &a.value {
@@ -649,11 +634,15 @@ impl<'s> Args<'s> {
 
     /// The span of keyword argument `key`, if given.
     pub fn keyword_span(&self, key: &str) -> Option<Span> {
+        self.keyword(key).and_then(|a| a.span)
+    }
+
+    /// Keyword argument `key`, if given.
+    fn keyword(&self, key: &str) -> Option<&'s Arg> {
         self.step
             .args
             .iter()
             .find(|a| a.key.as_deref() == Some(key))
-            .and_then(|a| a.span)
     }
 
     /// The names bound by the step, or `defaults` when it binds none;

@@ -225,7 +225,9 @@ fn nesting_just_below_the_limit_works_on_a_small_stack() {
     );
     let loops = format!(
         "func.func @f() {{\n{}{}  return\n}}\n",
-        "affine.for %i = 0 to 2 {\n".to_string().replace("%i", "%i0")
+        "affine.for %i = 0 to 2 {\n"
+            .to_string()
+            .replace("%i", "%i0")
             + &(1..depth - 2)
                 .map(|k| format!("affine.for %i{k} = 0 to 2 {{\n"))
                 .collect::<String>(),
