@@ -176,6 +176,21 @@ fn first_map_operand(op_name: &str) -> Option<usize> {
     }
 }
 
+/// Gives an op with a `map` attribute (`affine.load`, `affine.store`,
+/// `affine.apply`/`min`/`max`) a new map and map operands, keeping the
+/// operands before them (the stored value, the memref). Returns `false`,
+/// changing nothing, for any other op.
+pub fn set_map(m: &mut Module, op: Op, map: AffineMap, map_operands: &[Value]) -> bool {
+    let Some(first) = first_map_operand(m.op_name(op)) else {
+        return false;
+    };
+    let mut all = m.operands(op)[..first.min(m.operands(op).len())].to_vec();
+    all.extend_from_slice(map_operands);
+    m.set_operands(op, all);
+    m.set_attr(op, "map", Attribute::AffineMap(map));
+    true
+}
+
 /// The memref an access op reads or writes.
 pub fn access_memref(m: &Module, op: Op) -> Option<Value> {
     match m.op_name(op) {
@@ -309,11 +324,12 @@ pub fn substitute_dim(
             new,
             expr,
         );
-        let map = AffineMap::new(num_dims, map.num_syms, results);
-        m.set_attr(op, "map", Attribute::AffineMap(map));
-        let mut all = operands[..first].to_vec();
-        all.extend(map_operands);
-        m.set_operands(op, all);
+        set_map(
+            m,
+            op,
+            AffineMap::new(num_dims, map.num_syms, results),
+            &map_operands,
+        );
         return true;
     }
     match name.as_str() {

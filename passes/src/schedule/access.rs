@@ -246,6 +246,41 @@ pub(crate) fn tensors(m: &Module, func: Op) -> Vec<(String, Value)> {
     out
 }
 
+/// The name of a tensor value (`a tensor` if it has none).
+pub(crate) fn tensor_name(m: &Module, func: Op, v: Value) -> String {
+    tensors(m, func)
+        .into_iter()
+        .find(|(_, t)| *t == v)
+        .map_or_else(|| "a tensor".to_string(), |(n, _)| n)
+}
+
+/// A write inside `scope` (outside `copy`) to a tensor that the loads of
+/// the copy nest `copy` read, as `(tensor name, write)`: what makes moving
+/// the copy to another iteration (prefetch, hoist) read different data.
+pub(crate) fn source_written_in(
+    m: &Module,
+    func: Op,
+    copy: Op,
+    scope: Op,
+) -> Result<Option<(String, Op)>, ScheduleError> {
+    let mut sources = Vec::new();
+    m.walk(copy, &mut |o| {
+        if m.op_name(o) == "affine.load" {
+            sources.push(m.operand(o, 0));
+        }
+    });
+    for src in sources {
+        let name = tensor_name(m, func, src);
+        let written = accesses(m, src, &name, scope)?
+            .into_iter()
+            .find(|a| a.is_write && a.op != copy && !m.is_proper_ancestor(copy, a.op));
+        if let Some(w) = written {
+            return Ok(Some((name, w.op)));
+        }
+    }
+    Ok(None)
+}
+
 /// The memref type of a tensor value.
 pub(crate) fn memref_type(
     m: &Module,

@@ -60,10 +60,7 @@ pub(crate) fn apply_bind(
 ) -> Result<StepReport, ScheduleError> {
     args.expect(2, 2, &[])?;
     let l = find_loop(m, func, args.name(0, "the loop")?).map_err(|e| e.at(args.span(0)))?;
-    let axis = match args.name(1, "the axis") {
-        Ok(a) => a.to_string(),
-        Err(e) => return Err(e),
-    };
+    let axis = args.name(1, "the axis")?.to_string();
     if !AXES.contains(&axis.as_str()) {
         return Err(ScheduleError::new(format!("unknown axis `{axis}`"))
             .at(args.span(1))

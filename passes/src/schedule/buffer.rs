@@ -173,18 +173,9 @@ pub(crate) fn alloc_buffer(
 /// Points access `op` at `memref` with the given index.
 pub(crate) fn redirect(m: &mut Module, op: Op, memref: Value, index: &[Lin]) {
     let (map, operands) = index_map(index);
-    let mut all: Vec<Value> = m.operands(op).to_vec();
-    let first = if m.op_name(op) == "affine.store" {
-        all[1] = memref;
-        2
-    } else {
-        all[0] = memref;
-        1
-    };
-    all.truncate(first);
-    all.extend(operands);
-    m.set_operands(op, all);
-    m.set_attr(op, "map", Attribute::AffineMap(map));
+    let memref_at = usize::from(m.op_name(op) == "affine.store");
+    m.set_operand(op, memref_at, memref);
+    affine::set_map(m, op, map, &operands);
 }
 
 /// Erases `affine.apply` ops nested in `scope` that nothing uses any more.
@@ -250,7 +241,8 @@ pub(crate) fn build_copy(
     let store = affine::build_store(&mut b, v, dst, store_map, &store_operands);
     let marked = match outermost {
         Some(op) => vec![op],
-        None => vec![m_def(b.module, v), store],
+        // A rank-0 box: the load and the store are the copy.
+        None => b.module.defining_op(v).into_iter().chain([store]).collect(),
     };
     for &op in &marked {
         b.module
@@ -259,10 +251,6 @@ pub(crate) fn build_copy(
             .set_attr(op, "accc.buffer", Attribute::string(name));
     }
     marked
-}
-
-fn m_def(m: &Module, v: Value) -> Op {
-    m.defining_op(v).expect("a load result has a defining op")
 }
 
 /// An access map and operands for an index given as linear forms.

@@ -22,7 +22,7 @@ use accc_ir::dialects::affine;
 use accc_ir::{Builder, Module, Op, ValueMap};
 
 use super::access::{accesses, separated_by, tensors, Access};
-use super::loops::{body_ops, find_loop, internal, loop_name, name_loop};
+use super::loops::{body_ops, find_loop, inside_any, internal, loop_name, name_loop};
 use super::{Args, ScheduleError, StepReport};
 
 pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
@@ -101,12 +101,10 @@ fn split_before(
     let mut map = ValueMap::new();
     let first_rest = rest[0];
     for &op in pre {
-        let crosses = m.results(op).iter().any(|r| {
-            m.uses(*r).iter().any(|u| {
-                rest.iter()
-                    .any(|q| *q == u.op || m.is_proper_ancestor(*q, u.op))
-            })
-        });
+        let crosses = m
+            .results(op)
+            .iter()
+            .any(|r| m.uses(*r).iter().any(|u| inside_any(m, rest, u.op)));
         if !crosses {
             continue;
         }
@@ -132,10 +130,7 @@ fn split_before(
             .zip(m.results(c).to_vec())
         {
             for u in m.uses(old).to_vec() {
-                if rest
-                    .iter()
-                    .any(|q| *q == u.op || m.is_proper_ancestor(*q, u.op))
-                {
+                if inside_any(m, rest, u.op) {
                     m.set_operand(u.op, u.index as usize, new);
                 }
             }
@@ -200,16 +195,14 @@ fn check_legal(
     name: &str,
 ) -> Result<(), ScheduleError> {
     let iv = affine::induction_var(m, parent).ok_or_else(|| internal("no iv"))?;
-    let within = |group: &[Op], op: Op| {
-        group
-            .iter()
-            .any(|g| *g == op || m.is_proper_ancestor(*g, op))
-    };
     for (tname, tensor) in tensors(m, func) {
         let all = accesses(m, tensor, &tname, parent)?;
         let (before, after): (Vec<&Access>, Vec<&Access>) =
-            all.iter().partition(|a| within(pre, a.op));
-        let after: Vec<&Access> = after.into_iter().filter(|a| within(rest, a.op)).collect();
+            all.iter().partition(|a| inside_any(m, pre, a.op));
+        let after: Vec<&Access> = after
+            .into_iter()
+            .filter(|a| inside_any(m, rest, a.op))
+            .collect();
         for q in &after {
             for p in &before {
                 if !(q.is_write || p.is_write) {

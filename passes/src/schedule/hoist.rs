@@ -12,7 +12,7 @@
 use accc_ir::attrs::Attribute;
 use accc_ir::{Module, Op};
 
-use super::access::{accesses, find_tensor, tensors, varies_in};
+use super::access::{find_tensor, source_written_in, varies_in};
 use super::loops::{body_ops, find_loop, internal, LoopRef};
 use super::{Args, ScheduleError, StepReport};
 
@@ -69,28 +69,12 @@ fn hoist(m: &mut Module, func: Op, bname: &str, l: &LoopRef) -> Result<StepRepor
         if dir != "in" {
             continue;
         }
-        let mut sources = Vec::new();
-        m.walk(*copy, &mut |o| {
-            if m.op_name(o) == "affine.load" {
-                sources.push(m.operand(o, 0));
-            }
-        });
-        for src in sources {
-            let sname = tensors(m, func)
-                .into_iter()
-                .find(|(_, v)| *v == src)
-                .map(|(n, _)| n)
-                .unwrap_or_else(|| "a tensor".to_string());
-            let written = accesses(m, src, &sname, l.op)?
-                .into_iter()
-                .find(|a| a.is_write && !m.is_proper_ancestor(*copy, a.op));
-            if let Some(w) = written {
-                return Err(ScheduleError::new(format!(
-                    "cannot hoist the copy-in of `{bname}`: loop `{}` writes `{sname}` at {}, which a later iteration's copy-in would read",
-                    l.name,
-                    m.op(w.op).loc
-                )));
-            }
+        if let Some((sname, w)) = source_written_in(m, func, *copy, l.op)? {
+            return Err(ScheduleError::new(format!(
+                "cannot hoist the copy-in of `{bname}`: loop `{}` writes `{sname}` at {}, which a later iteration's copy-in would read",
+                l.name,
+                m.op(w).loc
+            )));
         }
     }
     for (copy, dir) in &copies {

@@ -170,11 +170,16 @@ pub(crate) fn name_loop(m: &mut Module, op: Op, name: &str) {
     }
 }
 
+/// Is `op` one of `ops` or nested in one of them?
+pub(crate) fn inside_any(m: &Module, ops: &[Op], op: Op) -> bool {
+    ops.iter().any(|o| *o == op || m.is_proper_ancestor(*o, op))
+}
+
 /// `base`, `base_1`, `base_2`, ...: the first not in `taken`.
 pub(crate) fn fresh(base: &str, taken: &[String]) -> String {
     let mut name = base.to_string();
     let mut k = 1;
-    while taken.iter().any(|t| *t == name) {
+    while taken.contains(&name) {
         name = format!("{base}_{k}");
         k += 1;
     }
@@ -220,12 +225,11 @@ pub(crate) fn substitute_iv_in(
     new: &[Value],
     expr: &AffineExpr,
 ) -> Result<(), ScheduleError> {
-    let within = |m: &Module, op: Op| ops.iter().any(|o| *o == op || m.is_proper_ancestor(*o, op));
     let mut users: Vec<Op> = m
         .uses(iv)
         .iter()
         .map(|u| u.op)
-        .filter(|op| within(m, *op))
+        .filter(|op| inside_any(m, ops, *op))
         .collect();
     users.dedup();
     let mut apply: Option<Value> = None;

@@ -24,7 +24,7 @@ use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine;
 use accc_ir::{Module, Op, Type, Value};
 
-use super::access::{accesses, find_tensor, memref_type};
+use super::access::{accesses, find_tensor, memref_type, source_written_in, tensor_name};
 use super::loops::{
     body_ops, clone_with_iv, constant_loop, find_loop, internal, name_loop, substitute_iv_in,
     LoopRef,
@@ -106,18 +106,11 @@ fn double_buffer(
         results.extend(map.results.iter().cloned());
         let (results, num_dims, operands) =
             affine::compact_dims(results, &dims, map.num_syms, &syms);
-        let first = if m.op_name(a.op) == "affine.store" {
-            2
-        } else {
-            1
-        };
-        let mut all = m.operands(a.op)[..first].to_vec();
-        all.extend(operands);
-        m.set_operands(a.op, all);
-        m.set_attr(
+        affine::set_map(
+            m,
             a.op,
-            "map",
-            Attribute::AffineMap(AffineMap::new(num_dims, map.num_syms, results)),
+            AffineMap::new(num_dims, map.num_syms, results),
+            &operands,
         );
     }
     Ok(StepReport {
@@ -262,20 +255,14 @@ fn check_prefetch(
 ) -> Result<(), ScheduleError> {
     for &copy in loads {
         let mut stores = Vec::new();
-        let mut reads = Vec::new();
-        m.walk(copy, &mut |o| match m.op_name(o) {
-            "affine.store" => stores.push(o),
-            "affine.load" => reads.push(o),
-            _ => {}
+        m.walk(copy, &mut |o| {
+            if m.op_name(o) == "affine.store" {
+                stores.push(o);
+            }
         });
         for &s in &stores {
             let buf = m.operand(s, 1);
-            let bname = m
-                .defining_op(buf)
-                .and_then(|a| m.attr(a, "accc.buffer"))
-                .and_then(Attribute::as_str)
-                .unwrap_or("the buffer")
-                .to_string();
+            let bname = tensor_name(m, func, buf);
             let (map, operands) = affine::access_map(m, s).ok_or_else(|| internal("store"))?;
             let slots = memref_type(m, buf)?.shape.first().copied().unwrap_or(1);
             if !selects_slot(map, operands, iv, lb, step, slots) || slots < stages {
@@ -294,20 +281,12 @@ fn check_prefetch(
                 )));
             }
         }
-        for &r in &reads {
-            let src = m.operand(r, 0);
-            let sname = super::access::tensors(m, func)
-                .into_iter()
-                .find(|(_, v)| *v == src)
-                .map(|(n, _)| n)
-                .unwrap_or_else(|| "a tensor".to_string());
-            if let Some(w) = accesses(m, src, &sname, l.op)?.iter().find(|a| a.is_write) {
-                return Err(ScheduleError::new(format!(
-                    "`{sname}` is copied in by the prefetch but written inside loop `{}` at {}, so a prefetch could read it before that write",
-                    l.name,
-                    m.op(w.op).loc
-                )));
-            }
+        if let Some((sname, w)) = source_written_in(m, func, copy, l.op)? {
+            return Err(ScheduleError::new(format!(
+                "`{sname}` is copied in by the prefetch but written inside loop `{}` at {}, so a prefetch could read it before that write",
+                l.name,
+                m.op(w).loc
+            )));
         }
     }
     Ok(())

@@ -12,7 +12,9 @@ use accc_ir::affine::{AffineExpr, AffineMap};
 use accc_ir::dialects::affine::{self, Bound};
 use accc_ir::{Builder, Module, Op, Value};
 
-use super::loops::{body_ops, constant_loop, find_loop, internal, name_loop, LoopRef};
+use super::loops::{
+    body_ops, constant_loop, find_loop, internal, name_loop, substitute_iv_in, LoopRef,
+};
 use super::{Args, ScheduleError, StepReport};
 
 pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
@@ -133,8 +135,9 @@ pub(crate) fn move_body_and_substitute(
     replace_iv(m, iv, dest, new, index)
 }
 
-/// Replaces every use of `iv` by `index` over `new`: in affine maps
-/// directly, elsewhere through one `affine.apply` at the start of `block`.
+/// Replaces every use of `iv` in `block` by `index` over `new`: in affine
+/// maps directly, elsewhere through one `affine.apply` at the start of
+/// `block`.
 pub(crate) fn replace_iv(
     m: &mut Module,
     iv: Value,
@@ -142,19 +145,8 @@ pub(crate) fn replace_iv(
     new: &[Value],
     index: &AffineExpr,
 ) -> Result<(), ScheduleError> {
-    let mut users: Vec<Op> = m.uses(iv).iter().map(|u| u.op).collect();
-    users.dedup();
-    for op in users {
-        affine::substitute_dim(m, op, iv, new, index);
-    }
-    if !m.uses(iv).is_empty() {
-        let first = m.block_ops(block)[0];
-        let mut b = Builder::before(m, first).ok_or_else(|| internal("detached block"))?;
-        let map = AffineMap::new(new.len() as u32, 0, vec![index.clone()]);
-        let v = affine::build_apply(&mut b, map, new);
-        m.replace_all_uses(iv, v);
-    }
-    Ok(())
+    let ops = m.block_ops(block).to_vec();
+    substitute_iv_in(m, &ops, iv, new, index)
 }
 
 /// `" (such as 2, 4, ...)"` for small trip counts.
