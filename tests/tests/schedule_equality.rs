@@ -172,6 +172,14 @@ fn staging_primitives_preserve_gemm() {
             .buffer_at("abuf", "A", "jo", None)
             .hoist("abuf", "jo"),
     );
+    // A buffer the loop writes: its copy-in and copy-out move out together.
+    check(
+        &m,
+        k,
+        band()
+            .buffer_at("cbuf", "C", "ko", None)
+            .hoist("cbuf", "ko"),
+    );
     check(
         &m,
         k,

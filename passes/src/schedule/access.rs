@@ -254,13 +254,15 @@ pub(crate) fn tensor_name(m: &Module, func: Op, v: Value) -> String {
         .map_or_else(|| "a tensor".to_string(), |(n, _)| n)
 }
 
-/// A write inside `scope` (outside `copy`) to a tensor that the loads of
-/// the copy nest `copy` read, as `(tensor name, write)`: what makes moving
-/// the copy to another iteration (prefetch, hoist) read different data.
+/// A write inside `scope`, outside the ops `moved`, to a tensor that the
+/// loads of the copy nest `copy` read, as `(tensor name, write)`: what
+/// makes moving the copy (with `moved`, which include it) to another
+/// iteration (prefetch, hoist) read different data.
 pub(crate) fn source_written_in(
     m: &Module,
     func: Op,
     copy: Op,
+    moved: &[Op],
     scope: Op,
 ) -> Result<Option<(String, Op)>, ScheduleError> {
     let mut sources = Vec::new();
@@ -273,7 +275,7 @@ pub(crate) fn source_written_in(
         let name = tensor_name(m, func, src);
         let written = accesses(m, src, &name, scope)?
             .into_iter()
-            .find(|a| a.is_write && a.op != copy && !m.is_proper_ancestor(copy, a.op));
+            .find(|a| a.is_write && !super::loops::inside_any(m, moved, a.op));
         if let Some(w) = written {
             return Ok(Some((name, w.op)));
         }

@@ -64,12 +64,14 @@ fn hoist(m: &mut Module, func: Op, bname: &str, l: &LoopRef) -> Result<StepRepor
             )));
         }
     }
-    // A copy-in's source must not be written elsewhere in the loop.
+    // A copy-in's source must not be written elsewhere in the loop; the
+    // buffer's own copy-out moves out with it.
+    let moved: Vec<Op> = copies.iter().map(|(c, _)| *c).collect();
     for (copy, dir) in &copies {
         if dir != "in" {
             continue;
         }
-        if let Some((sname, w)) = source_written_in(m, func, *copy, l.op)? {
+        if let Some((sname, w)) = source_written_in(m, func, *copy, &moved, l.op)? {
             return Err(ScheduleError::new(format!(
                 "cannot hoist the copy-in of `{bname}`: loop `{}` writes `{sname}` at {}, which a later iteration's copy-in would read",
                 l.name,

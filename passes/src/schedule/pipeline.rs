@@ -281,7 +281,7 @@ fn check_prefetch(
                 )));
             }
         }
-        if let Some((sname, w)) = source_written_in(m, func, copy, l.op)? {
+        if let Some((sname, w)) = source_written_in(m, func, copy, &[copy], l.op)? {
             return Err(ScheduleError::new(format!(
                 "`{sname}` is copied in by the prefetch but written inside loop `{}` at {}, so a prefetch could read it before that write",
                 l.name,
