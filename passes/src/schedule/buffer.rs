@@ -119,12 +119,12 @@ pub(crate) fn buffer_at(
         let first = m.block_ops(body)[0];
         let mut b = Builder::before(m, first).ok_or_else(|| internal("detached op"))?;
         b.set_loc(loc.clone());
-        build_copy(b, tensor, local, &fp, &tt.shape, Direction::In, name);
+        build_copy(b, tensor, local, &fp, &[], &tt.shape, Direction::In, name);
     }
     if writes {
         let mut b = Builder::before_terminator(m, body);
         b.set_loc(loc.clone());
-        build_copy(b, tensor, local, &fp, &tt.shape, Direction::Out, name);
+        build_copy(b, tensor, local, &fp, &[], &tt.shape, Direction::Out, name);
     }
     let copies = match (needs_in, writes) {
         (true, true) => "copy-in and copy-out",
@@ -196,13 +196,16 @@ pub(crate) fn remove_dead_applies(m: &mut Module, scope: Op) {
 }
 
 /// Builds, at `b`, the nest copying the footprint's box between `tensor`
-/// (of shape `shape`) and `local`; marks its outermost op(s) with
-/// `accc.copy` and `accc.buffer`. Returns the marked ops.
+/// (of shape `shape`) and `local` (at offset `local_at` per dimension;
+/// empty for the origin); marks its outermost op(s) with `accc.copy` and
+/// `accc.buffer`. Returns the marked ops.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build_copy(
     mut b: Builder,
     tensor: Value,
     local: Value,
     fp: &Footprint,
+    local_at: &[i64],
     shape: &[i64],
     dir: Direction,
     name: &str,
@@ -230,7 +233,15 @@ pub(crate) fn build_copy(
             l
         })
         .collect();
-    let local_index: Vec<Lin> = ivs.iter().map(|t| Lin::var(*t)).collect();
+    let local_index: Vec<Lin> = ivs
+        .iter()
+        .enumerate()
+        .map(|(d, t)| {
+            let mut l = Lin::var(*t);
+            l.constant = local_at.get(d).copied().unwrap_or(0);
+            l
+        })
+        .collect();
     let (src, src_index, dst, dst_index) = match dir {
         Direction::In => (tensor, &global, local, &local_index),
         Direction::Out => (local, &local_index, tensor, &global),

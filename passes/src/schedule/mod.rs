@@ -32,11 +32,13 @@
 mod access;
 mod annotate;
 mod buffer;
+mod compute_at;
 mod fission;
 mod hoist;
 mod loops;
 mod pipeline;
 mod reorder;
+mod reuse;
 mod split;
 mod tile;
 mod unroll;
@@ -217,6 +219,8 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
     ("hoist", "hoist(buffer, loop)"),
     ("double_buffer", "double_buffer(buffer, loop, copies = 2)"),
     ("pipeline", "pipeline(loop, stages = 2)"),
+    ("compute_at", "loops... = compute_at(stage, loop)"),
+    ("reuse_at", "buf = reuse_at(tensor, loop, mem = space)"),
 ];
 
 impl Schedule {
@@ -368,6 +372,23 @@ impl Schedule {
         self.push("unfold", &[], vec![list, name(array)])
     }
 
+    /// `compute_at(stage, loop)`: computes the producer nest `stage` inside
+    /// `loop`, only the box of its result one iteration of `loop` reads.
+    pub fn compute_at(self, stage: &str, loop_name: &str) -> Schedule {
+        self.push("compute_at", &[], vec![name(stage), name(loop_name)])
+    }
+
+    /// `buffer = reuse_at(tensor, loop, mem = space)`: a sliding window of
+    /// `tensor` along `loop`; each iteration loads only the rows the
+    /// window gains.
+    pub fn reuse_at(self, buffer: &str, tensor: &str, loop_name: &str, mem: Option<&str>) -> Schedule {
+        let mut args = vec![name(tensor), name(loop_name)];
+        if let Some(space) = mem {
+            args.push(keyword("mem", space));
+        }
+        self.push("reuse_at", &[buffer], args)
+    }
+
     /// Applies every step to `kernel` in order; see the module docs.
     pub fn apply(&self, module: &mut Module, kernel: &str) -> Result<Trace, ScheduleError> {
         let mut trace = Trace::default();
@@ -458,6 +479,8 @@ fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, S
         "fuse" => unroll::apply_fuse(m, func, &args),
         "double_buffer" => pipeline::apply_double_buffer(m, func, &args),
         "pipeline" => pipeline::apply_pipeline(m, func, &args),
+        "compute_at" => compute_at::apply(m, func, &args),
+        "reuse_at" => reuse::apply(m, func, &args),
         other => {
             let known: Vec<&str> = PRIMITIVES.iter().map(|(n, _)| *n).collect();
             Err(
