@@ -36,6 +36,7 @@ mod compute_at;
 mod fission;
 mod hoist;
 mod loops;
+mod partition;
 mod pipeline;
 mod reorder;
 mod reuse;
@@ -221,6 +222,10 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
     ("pipeline", "pipeline(loop, stages = 2)"),
     ("compute_at", "loops... = compute_at(stage, loop)"),
     ("reuse_at", "buf = reuse_at(tensor, loop, mem = space)"),
+    (
+        "partition",
+        "partition(buffer, dim, kind = block|cyclic|complete, factor = banks)",
+    ),
 ];
 
 impl Schedule {
@@ -389,6 +394,17 @@ impl Schedule {
         self.push("reuse_at", &[buffer], args)
     }
 
+    /// `partition(buffer, dim, kind, factor)`: splits dimension `dim` of a
+    /// local buffer into a bank and an offset dimension; `kind` is
+    /// `block`, `cyclic` or `complete` (which ignores `factor`).
+    pub fn partition(self, buffer: &str, dim: i64, kind: &str, factor: i64) -> Schedule {
+        let mut args = vec![name(buffer), int(dim), keyword("kind", kind)];
+        if kind != "complete" {
+            args.push(keyword_int("factor", factor));
+        }
+        self.push("partition", &[], args)
+    }
+
     /// Applies every step to `kernel` in order; see the module docs.
     pub fn apply(&self, module: &mut Module, kernel: &str) -> Result<Trace, ScheduleError> {
         let mut trace = Trace::default();
@@ -481,6 +497,7 @@ fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, S
         "pipeline" => pipeline::apply_pipeline(m, func, &args),
         "compute_at" => compute_at::apply(m, func, &args),
         "reuse_at" => reuse::apply(m, func, &args),
+        "partition" => partition::apply(m, func, &args),
         other => {
             let known: Vec<&str> = PRIMITIVES.iter().map(|(n, _)| *n).collect();
             Err(
