@@ -74,15 +74,57 @@ pub fn compile_traced(
         }
     }
     let mut module = dsl::lower::lower_program(file, &program, Some(target))?;
-    let steps = schedule_steps(schedule);
+    let steps = schedule_steps(&program, schedule);
     let trace = steps
         .apply(&mut module, target)
         .map_err(|e| vec![e.to_diagnostic()])?;
+    prune_unreachable(&mut module, target);
     Ok((module, trace))
 }
 
-/// A checked DSL schedule as the steps `accc_passes` applies.
-pub fn schedule_steps(schedule: &dsl::checked::Schedule) -> passes::schedule::Schedule {
+/// Erases the functions `kernel` no longer reaches through calls (a
+/// callee whose calls `compose` redirected to a scheduled copy), so the
+/// module holds the kernel and what it calls, as lowering made it.
+fn prune_unreachable(module: &mut Module, kernel: &str) {
+    use accc_ir::dialects::func;
+    let mut reached = vec![kernel.to_string()];
+    let mut i = 0;
+    while i < reached.len() {
+        if let Some(f) = module.lookup_symbol(&reached[i]) {
+            module.walk(f, &mut |op| {
+                let callee = (module.op_name(op) == "func.call")
+                    .then(|| module.attr(op, "callee").and_then(|a| a.as_symbol()))
+                    .flatten();
+                if let Some(c) = callee.filter(|c| !reached.iter().any(|r| r == c)) {
+                    reached.push(c.to_string());
+                }
+            });
+        }
+        i += 1;
+    }
+    let dead: Vec<_> = func::functions(module)
+        .filter(|f| func::sym_name(module, *f).is_some_and(|n| !reached.iter().any(|r| r == n)))
+        .collect();
+    for f in dead {
+        let _ = module.erase_op(f);
+    }
+}
+
+/// A checked DSL schedule as the steps `accc_passes` applies, with the
+/// schedules its `compose` steps name (recursively; a schedule that
+/// composes itself is left to fail when applied).
+pub fn schedule_steps(
+    program: &dsl::checked::Program,
+    schedule: &dsl::checked::Schedule,
+) -> passes::schedule::Schedule {
+    schedule_steps_within(program, schedule, &mut Vec::new())
+}
+
+fn schedule_steps_within(
+    program: &dsl::checked::Program,
+    schedule: &dsl::checked::Schedule,
+    open: &mut Vec<String>,
+) -> passes::schedule::Schedule {
     use passes::schedule::{Arg, ArgValue, Step};
     fn value(v: &dsl::ast::ScheduleValue) -> ArgValue {
         match &v.kind {
@@ -101,7 +143,26 @@ pub fn schedule_steps(schedule: &dsl::checked::Schedule) -> passes::schedule::Sc
             }
         }
     }
+    open.push(schedule.name.clone());
+    let mut components = Vec::new();
+    for step in schedule.steps.iter().filter(|s| s.primitive.name == "compose") {
+        let Some(dsl::ast::ScheduleValueKind::Path(parts)) = step.args.first().map(|a| &a.value.kind)
+        else {
+            continue;
+        };
+        let name = parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(".");
+        let found = program.schedules.iter().find(|s| s.name == name);
+        if let Some(sub) = found.filter(|_| !open.contains(&name)) {
+            components.push(passes::schedule::Component {
+                name: name.clone(),
+                kernel: program.kernels[sub.kernel.index()].name.clone(),
+                schedule: schedule_steps_within(program, sub, open),
+            });
+        }
+    }
+    open.pop();
     passes::schedule::Schedule {
+        components,
         steps: schedule
             .steps
             .iter()

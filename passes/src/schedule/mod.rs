@@ -32,6 +32,7 @@
 mod access;
 mod annotate;
 mod buffer;
+mod compose;
 mod compute_at;
 mod fission;
 mod hoist;
@@ -49,12 +50,16 @@ use std::sync::Arc;
 use accc_ir::diag::{Diagnostic, Span};
 use accc_ir::Module;
 
+pub use compose::Component;
 pub use loops::{loop_names, LoopRef};
 
 /// A schedule: steps applied in order to one kernel.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Schedule {
     pub steps: Vec<Step>,
+    /// The schedules `compose` steps name, each for a kernel this one
+    /// calls.
+    pub components: Vec<Component>,
 }
 
 /// One step: `binds = primitive(args)`.
@@ -226,6 +231,8 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
         "partition",
         "partition(buffer, dim, kind = block|cyclic|complete, factor = banks)",
     ),
+    ("compose", "fn = compose(schedule)"),
+    ("inline", "stages... = inline(callee)"),
 ];
 
 impl Schedule {
@@ -405,12 +412,29 @@ impl Schedule {
         self.push("partition", &[], args)
     }
 
+    /// `compose(name)`: applies `schedule` (written for `kernel`, which
+    /// this kernel calls) to a copy of `kernel` that the calls then call.
+    pub fn compose(mut self, name_: &str, kernel: &str, schedule: Schedule) -> Schedule {
+        self.components.retain(|c| c.name != name_);
+        self.components.push(Component {
+            name: name_.to_string(),
+            kernel: kernel.to_string(),
+            schedule,
+        });
+        self.push("compose", &[], vec![name(name_)])
+    }
+
+    /// `inline(callee)`: replaces the calls of `callee` by its body.
+    pub fn inline(self, callee: &str) -> Schedule {
+        self.push("inline", &[], vec![name(callee)])
+    }
+
     /// Applies every step to `kernel` in order; see the module docs.
     pub fn apply(&self, module: &mut Module, kernel: &str) -> Result<Trace, ScheduleError> {
         let mut trace = Trace::default();
         let mut before = Arc::new(module.clone());
         for step in &self.steps {
-            let report = match apply_step(module, kernel, step) {
+            let report = match apply_step(module, kernel, step, &self.components) {
                 Ok(r) => r,
                 Err(e) => {
                     *module = Module::clone(&before);
@@ -476,7 +500,12 @@ fn keyword(key: &str, value: &str) -> Arg {
 }
 
 /// Applies one step.
-fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, ScheduleError> {
+fn apply_step(
+    m: &mut Module,
+    kernel: &str,
+    step: &Step,
+    components: &[Component],
+) -> Result<StepReport, ScheduleError> {
     let Some(func) = m.lookup_symbol(kernel) else {
         return Err(ScheduleError::new(format!("no kernel named `{kernel}`")));
     };
@@ -498,6 +527,8 @@ fn apply_step(m: &mut Module, kernel: &str, step: &Step) -> Result<StepReport, S
         "compute_at" => compute_at::apply(m, func, &args),
         "reuse_at" => reuse::apply(m, func, &args),
         "partition" => partition::apply(m, func, &args),
+        "compose" => compose::apply_compose(m, func, &args, components),
+        "inline" => compose::apply_inline(m, func, &args),
         other => {
             let known: Vec<&str> = PRIMITIVES.iter().map(|(n, _)| *n).collect();
             Err(
