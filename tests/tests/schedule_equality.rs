@@ -280,6 +280,138 @@ fn loop_primitives_preserve_softmax_example() {
     );
 }
 
+const BLUR: &str = r#"
+kernel blur(X: i32[10, 12]) -> (Y: i32[8, 10]) {
+  let bx: i32[10, 10];
+  for y, x in grid(10, 10) {
+    bx[y, x] = X[y, x] + X[y, x + 1] + X[y, x + 2];
+  }
+  for y, x in grid(8, 10) {
+    Y[y, x] = bx[y, x] + bx[y + 1, x] + bx[y + 2, x];
+  }
+}
+"#;
+
+const ATTN: &str = r#"
+kernel probs(Q: f32[6, 5], K: f32[7, 5]) -> (P: f32[6, 7]) {
+  let S: f32[6, 7];
+  for i, j in grid(6, 7) {
+    S[i, j] = 0.0;
+    for d in range(0, 5) {
+      S[i, j] += Q[i, d] * K[j, d];
+    }
+  }
+  for i, j in grid(6, 7) {
+    P[i, j] = S[i, j] * 0.5;
+  }
+}
+
+kernel attn(Q: f32[6, 5], K: f32[7, 5], V: f32[7, 5]) -> (O: f32[6, 5]) {
+  let P: f32[6, 7];
+  let S: f32[6, 5];
+  probs(Q, K, P);
+  for i, d in grid(6, 5) {
+    S[i, d] = 0.0;
+    for j in range(0, 7) {
+      S[i, d] += P[i, j] * V[j, d];
+    }
+    O[i, d] = S[i, d];
+  }
+}
+"#;
+
+#[test]
+fn compute_at_and_reuse_at_preserve_stencils() {
+    let m = lower("blur.acc", BLUR, "blur");
+    let k = "blur";
+    check(&m, k, Schedule::new().compute_at("S_y_x", "S_y_x_1.y"));
+    check(&m, k, Schedule::new().compute_at("S_y_x", "S_y_x_1.x"));
+    // Regenerated loops can be scheduled further; ragged tiles clamp the
+    // producer's box to its range.
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .compute_at("S_y_x", "S_y_x_1.y")
+            .split_guarded("S_y_x_1.y", 3)
+            .reuse_at("xw", "X", "x_1", None),
+    );
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .split_guarded("S_y_x_1.y", 3)
+            .compute_at("S_y_x", "y.o"),
+    );
+    check(&m, k, Schedule::new().reuse_at("bxl", "bx", "S_y_x_1.y", None));
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .reorder(&["S_y_x_1.x", "S_y_x_1.y"])
+            .reuse_at("bxl", "bx", "S_y_x_1.y", Some("register")),
+    );
+    let conv = lower("conv.acc", CONV, "conv");
+    check(&conv, "conv", Schedule::new().reuse_at("xw", "X", "ow", None));
+    check(
+        &conv,
+        "conv",
+        Schedule::new()
+            .reorder(&["n", "oh", "ow", "f"])
+            .reuse_at("xl", "X", "oh", None),
+    );
+    check(
+        &conv,
+        "conv",
+        Schedule::new()
+            .split("ow", 2)
+            .reuse_at("xw", "X", "ow.o", None),
+    );
+}
+
+#[test]
+fn partition_preserves_gemm() {
+    let m = lower("gemm.acc", GEMM, "gemm");
+    let k = "gemm";
+    let staged = || {
+        Schedule::new()
+            .split_as("i", 8, "io", "ii")
+            .buffer_at("abuf", "A", "io", None)
+            .buffer_at("cbuf", "C", "io", None)
+    };
+    check(&m, k, staged().partition("abuf", 1, "cyclic", 3));
+    check(&m, k, staged().partition("abuf", 1, "block", 6));
+    check(
+        &m,
+        k,
+        staged()
+            .partition("abuf", 0, "complete", 0)
+            .partition("cbuf", 1, "block", 4)
+            .partition("cbuf", 0, "cyclic", 8),
+    );
+}
+
+#[test]
+fn compose_and_inline_preserve_a_calling_kernel() {
+    let m = lower("attn.acc", ATTN, "attn");
+    let k = "attn";
+    let probs = || {
+        Schedule::new()
+            .compute_at("S_i_j", "S_i_j_1.i")
+            .split("i", 2)
+    };
+    check(&m, k, Schedule::new().compose("fast", "probs", probs()));
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .compose("fast", "probs", probs())
+            .inline("probs_fast")
+            .split("S_i_d.i", 3),
+    );
+    check(&m, k, Schedule::new().inline("probs").compute_at("S_i_j_1", "S_i_d.i"));
+}
+
 #[test]
 fn a_failing_step_leaves_the_module_unchanged() {
     let m = lower("gemm.acc", GEMM, "gemm");

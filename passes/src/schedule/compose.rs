@@ -156,6 +156,7 @@ pub(crate) fn apply_inline(m: &mut Module, func: Op, args: &Args) -> Result<Step
         }
         m.erase_op(*call).map_err(internal)?;
         stages.extend(rename_clashes(m, func, &clones));
+        widen_buffers(m, func, block, &clones)?;
     }
     // A function `compose` made for these calls has no other callers now.
     let composed = m.attr(callee, "accc.composed").is_some();
@@ -175,6 +176,36 @@ pub(crate) fn apply_inline(m: &mut Module, func: Op, args: &Args) -> Result<Step
         ),
         names: stages,
     })
+}
+
+/// When the call was in the kernel's top block, the callee's buffers are
+/// allocated at the kernel's entry and freed before its return, like the
+/// kernel's own, so that later steps can move its nests past the place
+/// where the callee freed them (`compute_at` of an inlined producer).
+fn widen_buffers(
+    m: &mut Module,
+    func: Op,
+    block: accc_ir::Block,
+    clones: &[Op],
+) -> Result<(), ScheduleError> {
+    let entry = m.entry_block(func, 0).ok_or_else(|| internal("no body"))?;
+    if block != entry {
+        return Ok(());
+    }
+    let ret = m
+        .block_terminator(entry)
+        .ok_or_else(|| internal("no return"))?;
+    for &op in clones {
+        match m.op_name(op) {
+            "memref.alloc" if m.operands(op).is_empty() => {
+                let first = m.block_ops(entry)[0];
+                m.move_op_before(op, first).map_err(internal)?;
+            }
+            "memref.dealloc" => m.move_op_before(op, ret).map_err(internal)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The callee of a `func.call`.
