@@ -343,7 +343,11 @@ fn compute_at_and_reuse_at_preserve_stencils() {
             .split_guarded("S_y_x_1.y", 3)
             .compute_at("S_y_x", "y.o"),
     );
-    check(&m, k, Schedule::new().reuse_at("bxl", "bx", "S_y_x_1.y", None));
+    check(
+        &m,
+        k,
+        Schedule::new().reuse_at("bxl", "bx", "S_y_x_1.y", None),
+    );
     check(
         &m,
         k,
@@ -352,7 +356,11 @@ fn compute_at_and_reuse_at_preserve_stencils() {
             .reuse_at("bxl", "bx", "S_y_x_1.y", Some("register")),
     );
     let conv = lower("conv.acc", CONV, "conv");
-    check(&conv, "conv", Schedule::new().reuse_at("xw", "X", "ow", None));
+    check(
+        &conv,
+        "conv",
+        Schedule::new().reuse_at("xw", "X", "ow", None),
+    );
     check(
         &conv,
         "conv",
@@ -409,7 +417,13 @@ fn compose_and_inline_preserve_a_calling_kernel() {
             .inline("probs_fast")
             .split("S_i_d.i", 3),
     );
-    check(&m, k, Schedule::new().inline("probs").compute_at("S_i_j_1", "S_i_d.i"));
+    check(
+        &m,
+        k,
+        Schedule::new()
+            .inline("probs")
+            .compute_at("S_i_j_1", "S_i_d.i"),
+    );
 }
 
 #[test]

@@ -145,12 +145,21 @@ fn schedule_steps_within(
     }
     open.push(schedule.name.clone());
     let mut components = Vec::new();
-    for step in schedule.steps.iter().filter(|s| s.primitive.name == "compose") {
-        let Some(dsl::ast::ScheduleValueKind::Path(parts)) = step.args.first().map(|a| &a.value.kind)
+    for step in schedule
+        .steps
+        .iter()
+        .filter(|s| s.primitive.name == "compose")
+    {
+        let Some(dsl::ast::ScheduleValueKind::Path(parts)) =
+            step.args.first().map(|a| &a.value.kind)
         else {
             continue;
         };
-        let name = parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(".");
+        let name = parts
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
         let found = program.schedules.iter().find(|s| s.name == name);
         if let Some(sub) = found.filter(|_| !open.contains(&name)) {
             components.push(passes::schedule::Component {

@@ -35,14 +35,25 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
     let l = find_loop(m, func, args.name(1, "the loop to buffer at")?)
         .map_err(|e| e.at(args.span(1)))?;
     let mem = args.keyword_name("mem")?;
-    let default = fresh_name(m, func, &format!("{tname}_{}", mem.unwrap_or("buf")));
-    let name = args.binds(vec![default])?.remove(0);
+    let name = new_buffer_name(m, func, args, &format!("{tname}_{}", mem.unwrap_or("buf")))?;
+    buffer_at(m, func, tensor, tname, &l, mem, &name).map_err(|e| e.at(args.span(1)))
+}
+
+/// The name a step binds for its new buffer, or a fresh one from `base`;
+/// an error if the bound name is already a tensor's.
+pub(crate) fn new_buffer_name(
+    m: &Module,
+    func: Op,
+    args: &Args,
+    base: &str,
+) -> Result<String, ScheduleError> {
+    let name = args.binds(vec![fresh_name(m, func, base)])?.remove(0);
     if tensors(m, func).iter().any(|(n, _)| *n == name) {
         return Err(ScheduleError::new(format!(
             "the name `{name}` is already a tensor or buffer of this kernel"
         )));
     }
-    buffer_at(m, func, tensor, tname, &l, mem, &name).map_err(|e| e.at(args.span(1)))
+    Ok(name)
 }
 
 /// `base`, `base_1`, `base_2`, ...: the first not yet naming a tensor.
@@ -91,25 +102,9 @@ pub(crate) fn buffer_at(
             l.name, fp.extent[d]
         )));
     }
-    let local_ty = Type::memref(
-        fp.extent.clone(),
-        elem_type(&tt),
-        mem.map(|s| MemorySpace::Name(s.to_string())),
-    );
-    let local = alloc_buffer(m, func, local_ty.clone(), name, tname)?;
-
-    let writes = acc.iter().any(|a| a.is_write);
     let needs_in = !init_covers(m, &acc, &fp, &tt.shape, l.op);
-    for a in &acc {
-        let local_index: Vec<Lin> = a
-            .index
-            .iter()
-            .zip(&fp.base)
-            .map(|(i, b)| i.sub(b))
-            .collect();
-        redirect(m, a.op, local, &local_index);
-    }
-    remove_dead_applies(m, l.op);
+    let (local, local_ty) = stage_box(m, func, &acc, &fp, &tt, mem, name, tname, l.op)?;
+    let writes = acc.iter().any(|a| a.is_write);
 
     let body = m
         .entry_block(l.op, 0)
@@ -145,6 +140,39 @@ pub(crate) fn buffer_at(
         ),
         names: vec![name.to_string()],
     })
+}
+
+/// Allocates a buffer of the footprint's shape (in `mem`) named `name` and
+/// points the accesses `acc` (inside `scope`) at it, at `index - base`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn stage_box(
+    m: &mut Module,
+    func: Op,
+    acc: &[Access],
+    fp: &Footprint,
+    tt: &accc_ir::types::MemRefType,
+    mem: Option<&str>,
+    name: &str,
+    tname: &str,
+    scope: Op,
+) -> Result<(Value, Type), ScheduleError> {
+    let ty = Type::memref(
+        fp.extent.clone(),
+        elem_type(tt),
+        mem.map(|s| MemorySpace::Name(s.to_string())),
+    );
+    let local = alloc_buffer(m, func, ty.clone(), name, tname)?;
+    for a in acc {
+        let index: Vec<Lin> = a
+            .index
+            .iter()
+            .zip(&fp.base)
+            .map(|(i, b)| i.sub(b))
+            .collect();
+        redirect(m, a.op, local, &index);
+    }
+    remove_dead_applies(m, scope);
+    Ok((local, ty))
 }
 
 /// A `memref.alloc` of `ty` at the start of `func` (and its dealloc before

@@ -44,13 +44,15 @@ pub(crate) fn apply_compose(
             .iter()
             .map(|c| format!("`{}` (for `{}`)", c.name, c.kernel))
             .collect();
-        return Err(ScheduleError::new(format!("no schedule named `{name}` to compose"))
-            .at(args.span(0))
-            .with_hint(if known.is_empty() {
-                "compose takes a schedule written for a kernel this kernel calls".to_string()
-            } else {
-                format!("schedules: {}", known.join(", "))
-            }));
+        return Err(
+            ScheduleError::new(format!("no schedule named `{name}` to compose"))
+                .at(args.span(0))
+                .with_hint(if known.is_empty() {
+                    "compose takes a schedule written for a kernel this kernel calls".to_string()
+                } else {
+                    format!("schedules: {}", known.join(", "))
+                }),
+        );
     };
     let kernel = func::sym_name(m, func).unwrap_or("?").to_string();
     let calls = calls_to(m, func, &c.kernel);
@@ -70,7 +72,9 @@ pub(crate) fn apply_compose(
     let clone_name = fresh(&format!("{}_{name}", c.kernel), &symbols);
     let mut map = ValueMap::new();
     let clone = m.clone_op(callee, &mut map);
-    let (block, at) = m.op_position(func).ok_or_else(|| internal("detached kernel"))?;
+    let (block, at) = m
+        .op_position(func)
+        .ok_or_else(|| internal("detached kernel"))?;
     m.insert_op(block, at, clone).map_err(internal)?;
     m.set_attr(clone, "sym_name", Attribute::string(clone_name.as_str()));
     m.set_attr(clone, "accc.composed", Attribute::string(name));
@@ -99,7 +103,11 @@ pub(crate) fn apply_compose(
     })
 }
 
-pub(crate) fn apply_inline(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
+pub(crate) fn apply_inline(
+    m: &mut Module,
+    func: Op,
+    args: &Args,
+) -> Result<StepReport, ScheduleError> {
     args.expect(1, 1, &[])?;
     let callee_name = args.name(0, "the kernel whose calls to inline")?;
     let kernel = func::sym_name(m, func).unwrap_or("?").to_string();
@@ -129,7 +137,9 @@ pub(crate) fn apply_inline(m: &mut Module, func: Op, args: &Args) -> Result<Step
     if callee == func {
         return Err(ScheduleError::new(format!("kernel `{kernel}` calls itself")).at(args.span(0)));
     }
-    let body = m.entry_block(callee, 0).ok_or_else(|| internal("no body"))?;
+    let body = m
+        .entry_block(callee, 0)
+        .ok_or_else(|| internal("no body"))?;
     let params = m.block_args(body).to_vec();
     let ops = m.block_ops(body).to_vec();
     let Some((_, inner)) = ops.split_last() else {
@@ -147,7 +157,9 @@ pub(crate) fn apply_inline(m: &mut Module, func: Op, args: &Args) -> Result<Step
         for (p, a) in params.iter().zip(m.operands(*call).to_vec()) {
             map.insert(*p, a);
         }
-        let (block, at) = m.op_position(*call).ok_or_else(|| internal("detached call"))?;
+        let (block, at) = m
+            .op_position(*call)
+            .ok_or_else(|| internal("detached call"))?;
         let mut clones = Vec::new();
         for (k, &op) in inner.iter().enumerate() {
             let c = m.clone_op(op, &mut map);

@@ -26,8 +26,12 @@ use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine;
 use accc_ir::{Builder, Module, Op, Value};
 
-use super::access::{accesses, bound_of, footprint, lin_range, tensor_name, varies_in, Access, Lin};
-use super::loops::{body_ops, constant_loop, find_loop, internal, loop_name, loop_names, name_loop};
+use super::access::{
+    accesses, bound_of, footprint, lin_range, tensor_name, varies_in, Access, Lin,
+};
+use super::loops::{
+    body_ops, constant_loop, find_loop, internal, loop_name, loop_names, name_loop,
+};
 use super::loops::{fresh, substitute_iv_in, LoopRef};
 use super::{Args, ScheduleError, StepReport};
 
@@ -35,8 +39,8 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
     args.expect(2, 2, &[])?;
     let stage = args.name(0, "the producer stage")?;
     let producer = find_stage(m, func, stage).map_err(|e| e.at(args.span(0)))?;
-    let consumer = find_loop(m, func, args.name(1, "the consumer loop")?)
-        .map_err(|e| e.at(args.span(1)))?;
+    let consumer =
+        find_loop(m, func, args.name(1, "the consumer loop")?).map_err(|e| e.at(args.span(1)))?;
     let l = consumer.op;
     if producer == l || m.is_proper_ancestor(producer, l) || m.is_proper_ancestor(l, producer) {
         return Err(ScheduleError::new(format!(
@@ -260,7 +264,12 @@ struct BandLoop {
 
 /// The leading perfect band of `producer` whose loops index `t` directly,
 /// checked so that recomputing one band iteration is idempotent.
-fn band_of(m: &Module, producer: Op, t: Value, tname: &str) -> Result<Vec<BandLoop>, ScheduleError> {
+fn band_of(
+    m: &Module,
+    producer: Op,
+    t: Value,
+    tname: &str,
+) -> Result<Vec<BandLoop>, ScheduleError> {
     let all = accesses(m, t, tname, producer)?;
     let stores: Vec<&Access> = all.iter().filter(|a| a.is_write).collect();
     let mut band: Vec<BandLoop> = Vec::new();
@@ -268,7 +277,11 @@ fn band_of(m: &Module, producer: Op, t: Value, tname: &str) -> Result<Vec<BandLo
     loop {
         let iv = affine::induction_var(m, cur).ok_or_else(|| internal("no iv"))?;
         let name = loop_name(m, cur);
-        let Some(dim) = stores[0].index.iter().position(|l| l.terms.contains_key(&iv)) else {
+        let Some(dim) = stores[0]
+            .index
+            .iter()
+            .position(|l| l.terms.contains_key(&iv))
+        else {
             break;
         };
         for s in &stores {
@@ -290,7 +303,10 @@ fn band_of(m: &Module, producer: Op, t: Value, tname: &str) -> Result<Vec<BandLo
         }
         let mut offset = stores[0].index[dim].clone();
         offset.terms.clear();
-        if stores.iter().any(|s| s.index[dim].constant != offset.constant) {
+        if stores
+            .iter()
+            .any(|s| s.index[dim].constant != offset.constant)
+        {
             return Err(ScheduleError::new(format!(
                 "the stores to `{tname}` index dimension {dim} by loop `{name}` with different offsets"
             )));
@@ -329,10 +345,7 @@ fn band_of(m: &Module, producer: Op, t: Value, tname: &str) -> Result<Vec<BandLo
     let top = body_ops(m, last.op);
     for r in all.iter().filter(|a| !a.is_write) {
         let covered = all.iter().any(|s| {
-            s.is_write
-                && top.contains(&s.op)
-                && s.index == r.index
-                && precedes(m, s.op, r.op, &top)
+            s.is_write && top.contains(&s.op) && s.index == r.index && precedes(m, s.op, r.op, &top)
         });
         if !covered {
             return Err(ScheduleError::new(format!(
@@ -347,7 +360,9 @@ fn band_of(m: &Module, producer: Op, t: Value, tname: &str) -> Result<Vec<BandLo
 /// Does `a` (one of `top`) come before `b` (nested in one of `top`)?
 fn precedes(m: &Module, a: Op, b: Op, top: &[Op]) -> bool {
     let pa = top.iter().position(|o| *o == a);
-    let pb = top.iter().position(|o| *o == b || m.is_proper_ancestor(*o, b));
+    let pb = top
+        .iter()
+        .position(|o| *o == b || m.is_proper_ancestor(*o, b));
     matches!((pa, pb), (Some(x), Some(y)) if x < y)
 }
 

@@ -250,6 +250,22 @@ impl Schedule {
         self
     }
 
+    /// `buffer = primitive(tensor, loop, mem = space)`.
+    fn push_staging(
+        self,
+        primitive: &str,
+        buffer: &str,
+        tensor: &str,
+        loop_name: &str,
+        mem: Option<&str>,
+    ) -> Schedule {
+        let mut args = vec![name(tensor), name(loop_name)];
+        if let Some(space) = mem {
+            args.push(keyword("mem", space));
+        }
+        self.push(primitive, &[buffer], args)
+    }
+
     /// `split(loop, factor)`: the loop becomes an outer loop over blocks of
     /// `factor` iterations and an inner loop within a block (named
     /// `loop.o` and `loop.i`); a factor that does not divide the trip count
@@ -316,11 +332,7 @@ impl Schedule {
         loop_name: &str,
         mem: Option<&str>,
     ) -> Schedule {
-        let mut args = vec![name(tensor), name(loop_name)];
-        if let Some(space) = mem {
-            args.push(keyword("mem", space));
-        }
-        self.push("buffer_at", &[buffer], args)
+        self.push_staging("buffer_at", buffer, tensor, loop_name, mem)
     }
 
     /// `double_buffer(buffer, loop, copies = n)`: `n` alternating slots
@@ -393,12 +405,14 @@ impl Schedule {
     /// `buffer = reuse_at(tensor, loop, mem = space)`: a sliding window of
     /// `tensor` along `loop`; each iteration loads only the rows the
     /// window gains.
-    pub fn reuse_at(self, buffer: &str, tensor: &str, loop_name: &str, mem: Option<&str>) -> Schedule {
-        let mut args = vec![name(tensor), name(loop_name)];
-        if let Some(space) = mem {
-            args.push(keyword("mem", space));
-        }
-        self.push("reuse_at", &[buffer], args)
+    pub fn reuse_at(
+        self,
+        buffer: &str,
+        tensor: &str,
+        loop_name: &str,
+        mem: Option<&str>,
+    ) -> Schedule {
+        self.push_staging("reuse_at", buffer, tensor, loop_name, mem)
     }
 
     /// `partition(buffer, dim, kind, factor)`: splits dimension `dim` of a

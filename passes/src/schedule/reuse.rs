@@ -17,14 +17,10 @@
 
 use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine;
-use accc_ir::types::MemorySpace;
-use accc_ir::{Builder, Module, Op, Type, Value};
+use accc_ir::{Builder, Module, Op, Value};
 
-use super::access::{
-    accesses, elem_type, find_tensor, footprint, map_lin, memref_type, tensors, Footprint, Lin,
-};
-use super::buffer::{alloc_buffer, build_copy, fresh_name, index_map, redirect, Direction};
-use super::buffer::remove_dead_applies;
+use super::access::{accesses, find_tensor, footprint, map_lin, memref_type, Footprint, Lin};
+use super::buffer::{build_copy, index_map, new_buffer_name, stage_box, Direction};
 use super::loops::{find_loop, internal, value_hint};
 use super::{Args, ScheduleError, StepReport};
 
@@ -35,20 +31,15 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
     let l = find_loop(m, func, args.name(1, "the loop the window slides along")?)
         .map_err(|e| e.at(args.span(1)))?;
     let mem = args.keyword_name("mem")?;
-    let name = args
-        .binds(vec![fresh_name(m, func, &format!("{tname}_reuse"))])?
-        .remove(0);
-    if tensors(m, func).iter().any(|(n, _)| *n == name) {
-        return Err(ScheduleError::new(format!(
-            "the name `{name}` is already a tensor or buffer of this kernel"
-        )));
-    }
+    let name = new_buffer_name(m, func, args, &format!("{tname}_reuse"))?;
     let at = args.span(1);
     let acc = accesses(m, tensor, tname, l.op).map_err(|e| e.at(at))?;
     if acc.is_empty() {
-        return Err(
-            ScheduleError::new(format!("`{tname}` is not accessed inside loop `{}`", l.name)).at(at),
-        );
+        return Err(ScheduleError::new(format!(
+            "`{tname}` is not accessed inside loop `{}`",
+            l.name
+        ))
+        .at(at));
     }
     if let Some(w) = acc.iter().find(|a| a.is_write) {
         return Err(ScheduleError::new(format!(
@@ -104,17 +95,7 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
     let lower = lower_bound_lin(m, func, l.op, &l.name).map_err(|e| e.at(at))?;
 
     let tt = memref_type(m, tensor)?;
-    let ty = Type::memref(
-        fp.extent.clone(),
-        elem_type(&tt),
-        mem.map(|s| MemorySpace::Name(s.to_string())),
-    );
-    let local = alloc_buffer(m, func, ty.clone(), &name, tname)?;
-    for a in &acc {
-        let index: Vec<Lin> = a.index.iter().zip(&fp.base).map(|(i, b)| i.sub(b)).collect();
-        redirect(m, a.op, local, &index);
-    }
-    remove_dead_applies(m, l.op);
+    let (local, ty) = stage_box(m, func, &acc, &fp, &tt, mem, &name, tname, l.op)?;
 
     let loc = m.op(l.op).loc.clone();
     let keep = extent - shift;
@@ -128,7 +109,16 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
     warm.extent[dim] = keep;
     let mut b = Builder::before(m, l.op).ok_or_else(|| internal("detached loop"))?;
     b.set_loc(loc.clone());
-    let marked = build_copy(b, tensor, local, &warm, &[], &tt.shape, Direction::In, &name);
+    let marked = build_copy(
+        b,
+        tensor,
+        local,
+        &warm,
+        &[],
+        &tt.shape,
+        Direction::In,
+        &name,
+    );
     tag(m, &marked, "warmup");
     // The new rows at the end of the window.
     let mut fresh_rows: Footprint = fp.clone();
