@@ -20,12 +20,6 @@
 //! - for about one case in four, the final module, compiled as C, gives the
 //!   same outputs too.
 //!
-//! Steps that known bugs let through (a `reorder` of a float reduction, a
-//! `pipeline` of a loop that fills one buffer twice, some `hoist`s; see
-//! [`reorders_float_reduction`], [`pipelines_a_refilled_buffer`] and
-//! [`hoists_past_other_copies`]) are undone when they apply and counted as
-//! excluded, so the test stays green until they are fixed.
-//!
 //! A case counts only if at least one of its steps applied (others are
 //! rejected and redrawn), and each test checks that at least a quarter of
 //! its cases applied three steps or more. The runner's seed is fixed, so CI
@@ -60,9 +54,6 @@ struct Kernel {
     tensors: &'static [&'static str],
     /// The runner's RNG seed for this kernel.
     rng_seed: u64,
-    /// A loop that sums floats into one value, whose iterations `reorder`
-    /// must not permute (see [`reorders_float_reduction`]).
-    float_reduction: Option<&'static str>,
 }
 
 const GEMM: Kernel = Kernel {
@@ -79,7 +70,6 @@ kernel gemm(A: i32[6, 5], B: i32[5, 4]) -> (C: i32[6, 4]) {
 "#,
     tensors: &["A", "B", "C"],
     rng_seed: 0x6e33,
-    float_reduction: None,
 };
 
 const CONV2D: Kernel = Kernel {
@@ -96,7 +86,6 @@ kernel conv2d(X: i8[1, 2, 5, 6], Wt: i8[3, 2, 3, 3]) -> (Y: i32[1, 3, 3, 4]) {
 "#,
     tensors: &["X", "Wt", "Y"],
     rng_seed: 0xc0f2,
-    float_reduction: None,
 };
 
 /// `examples/rmsnorm.acc` at 6 x 20; its two column loops, both `c` in the
@@ -122,7 +111,6 @@ kernel rmsnorm(X: f32[ROWS, COLS], G: f32[COLS]) -> (Y: f32[ROWS, COLS]) {
 "#,
     tensors: &["X", "G", "Y"],
     rng_seed: 0x4a5e,
-    float_reduction: Some("cs"),
 };
 
 fn lower(k: &Kernel) -> Module {
@@ -440,144 +428,6 @@ fn resolve(draw: &Draw, labels: &[String], k: &Kernel, staged: &[Staged]) -> (St
 /// The name a step gets for a loop when the kernel has none left.
 const NO_LOOP: &str = "no_loop";
 
-/// Whether `step` permutes loops split from the kernel's float reduction
-/// loop (`cs.o`, `cs.i`, `cs.o_cs.i`, `S_r.cs.i`, ...): a `reorder` or
-/// `tile` naming two of them.
-///
-/// Excluded because of a known bug: `reorder` (and `tile`, which reorders)
-/// accepts a band whose loops all feed one float accumulator, and the
-/// permuted loops add its terms in another order, so the result changes in
-/// the last bits although docs/primitives.md promises bit-identical results
-/// "floats included". `split(cs, 4); reorder(cs.i, cs.o)` on this RMSNorm
-/// changes 19 of 120 outputs on seed 0.
-fn reorders_float_reduction(k: &Kernel, step: &Step) -> bool {
-    let Some(reduction) = k.float_reduction else {
-        return false;
-    };
-    if step.primitive != "reorder" && step.primitive != "tile" {
-        return false;
-    }
-    let from_reduction = |value: &ArgValue| match value {
-        ArgValue::Name(n) => n.split(['.', '_']).any(|part| part == reduction),
-        _ => false,
-    };
-    step.args
-        .iter()
-        .filter(|a| from_reduction(&a.value))
-        .count()
-        >= 2
-}
-
-/// The loops `name` names in `m` (bare or qualified with its stage).
-fn loops_named(m: &Module, k: &Kernel, name: &str) -> Vec<Op> {
-    let func = m
-        .lookup_symbol(k.name)
-        .expect("the kernel stays in the module");
-    loop_names(m, func)
-        .into_iter()
-        .filter(|l| l.name == name || l.qualified() == name)
-        .map(|l| l.op)
-        .collect()
-}
-
-/// The step's first and second arguments, when they are names.
-fn name_args(step: &Step) -> (Option<&str>, Option<&str>) {
-    let name = |i: usize| match step.args.get(i).map(|a| &a.value) {
-        Some(ArgValue::Name(n)) => Some(n.as_str()),
-        _ => None,
-    };
-    (name(0), name(1))
-}
-
-/// `(direction, buffer)` of a copy nest made by `buffer_at`.
-fn copy_of(m: &Module, op: Op) -> Option<(&str, &str)> {
-    let text = |key| m.attr(op, key).and_then(Attribute::as_str);
-    Some((text("accc.copy")?, text("accc.buffer")?))
-}
-
-/// Whether `step` is a `pipeline` of a loop whose body holds two copy-ins
-/// of one buffer, as `unroll` leaves them.
-///
-/// Excluded because of a known bug: `pipeline` accepts such a loop, but
-/// both copy-ins of one iteration fill the same slot, so the prefetched
-/// copy of the second overwrites the first before its compute reads it.
-/// `abuf = buffer_at(A, i); unroll(i, 2); double_buffer(abuf, i, copies =
-/// 2); pipeline(i, stages = 2)` on a 4 x 2 x 2 GEMM computes rows 0 and 2
-/// of C from rows 1 and 3 of A.
-fn pipelines_a_refilled_buffer(m: &Module, k: &Kernel, step: &Step) -> bool {
-    let (Some(name), _) = name_args(step) else {
-        return false;
-    };
-    step.primitive == "pipeline"
-        && loops_named(m, k, name)
-            .into_iter()
-            .filter_map(|l| m.entry_block(l, 0))
-            .any(|body| {
-                let mut filled: Vec<&str> = Vec::new();
-                m.block_ops(body).iter().any(|&op| match copy_of(m, op) {
-                    Some(("in", buffer)) if filled.contains(&buffer) => true,
-                    Some(("in", buffer)) => {
-                        filled.push(buffer);
-                        false
-                    }
-                    _ => false,
-                })
-            })
-}
-
-/// Whether `step` is a `hoist` that a known bug lets through: `hoist`
-/// checks only that nothing else in the loop writes the *source* of a
-/// copy-in. It misses
-///
-/// - other writes of the buffer a copy-in fills, by further copy-ins of
-///   the same buffer in the loop. `abuf = buffer_at(A, k); unroll(k, 0);
-///   hoist(abuf, j)` on a 4 x 3 x 2 GEMM moves all three copy-ins out of
-///   `j`, so every product uses the last column of A. After `pipeline`, the
-///   prologue's copy-in of slot 0 is hoisted though the prefetches inside
-///   overwrite slot 0: `abuf = buffer_at(A, k); double_buffer(abuf, k,
-///   copies = 2); pipeline(k, stages = 2); hoist(abuf, j)` gets C[.., 1]
-///   wrong;
-/// - other reads of what a copy-out writes: staging a tensor twice at one
-///   loop makes the first buffer's copy-out fill the second buffer, whose
-///   copy-out (staying in the loop) then reads it before it is written.
-///   `split(r, 2); ybuf = buffer_at(Y, r.o); ybuf2 = buffer_at(Y, r.o);
-///   hoist(ybuf, r.o)` on `Y[r, c] = X[r, c] + X[r, c]` (4 x 2) leaves Y
-///   all zeros.
-///
-/// Excluded: a hoist out of a loop that holds two copy-ins of the buffer,
-/// or whose copy-out of it writes another staged buffer.
-fn hoists_past_other_copies(m: &Module, k: &Kernel, step: &Step) -> bool {
-    let (Some(buffer), Some(name)) = name_args(step) else {
-        return false;
-    };
-    if step.primitive != "hoist" {
-        return false;
-    }
-    let writes_a_buffer = |copy: Op| {
-        m.walk_ops(copy).into_iter().any(|o| {
-            m.op_name(o) == "affine.store"
-                && affine::access_memref(m, o)
-                    .and_then(|v| m.defining_op(v))
-                    .is_some_and(|d| m.attr(d, "accc.buffer").is_some())
-        })
-    };
-    loops_named(m, k, name).into_iter().any(|l| {
-        let body: Vec<Op> = m
-            .entry_block(l, 0)
-            .map(|b| m.block_ops(b).to_vec())
-            .unwrap_or_default();
-        let copy_ins = m
-            .walk_ops(l)
-            .into_iter()
-            .filter(|&o| copy_of(m, o) == Some(("in", buffer)))
-            .count();
-        let copied_out_to_a_buffer = body
-            .iter()
-            .any(|&o| copy_of(m, o) == Some(("out", buffer)) && writes_a_buffer(o));
-        copy_ins >= 2 || copied_out_to_a_buffer
-    })
-}
-
 // ---------------------------------------------------------------------------
 // Running a case
 // ---------------------------------------------------------------------------
@@ -644,8 +494,6 @@ struct CaseOutcome {
     /// The primitives of the applied steps, in order.
     applied: Vec<String>,
     refused: usize,
-    /// Steps undone because a known bug lets them through.
-    excluded: usize,
     ran_c: bool,
 }
 
@@ -658,15 +506,9 @@ fn check_case(k: &Kernel, base: &Module, case: &Case) -> Result<CaseOutcome, Tes
     let mut staged: Vec<Staged> = Vec::new();
     let mut applied: Vec<Step> = Vec::new();
     let mut refused = 0;
-    let mut excluded = 0;
     for draw in &case.draws {
         let labels = loop_labels(&m, k.name);
         let (step, effect) = resolve(draw, &labels, k, &staged);
-        // A step a known bug would let through is undone once it applies
-        // (it may still be refused for other reasons, which is checked).
-        let known_bug = reorders_float_reduction(k, &step)
-            || pipelines_a_refilled_buffer(&m, k, &step)
-            || hoists_past_other_copies(&m, k, &step);
         let fail = |what: String, applied: &[Step]| {
             TestCaseError::fail(format!(
                 "{what}\n{}",
@@ -696,10 +538,6 @@ fn check_case(k: &Kernel, base: &Module, case: &Case) -> Result<CaseOutcome, Tes
                     ));
                 }
                 refused += 1;
-            }
-            Ok(Ok(_)) if known_bug => {
-                m = before;
-                excluded += 1;
             }
             Ok(Ok(_)) => {
                 let got = outputs(&m, k.name, Target::Interp, case.seed).map_err(|e| {
@@ -749,7 +587,6 @@ fn check_case(k: &Kernel, base: &Module, case: &Case) -> Result<CaseOutcome, Tes
     Ok(CaseOutcome {
         applied: applied.iter().map(|s| s.primitive.clone()).collect(),
         refused,
-        excluded,
         ran_c,
     })
 }
@@ -761,7 +598,6 @@ struct Totals {
     cases_with_three: usize,
     applied: BTreeMap<String, usize>,
     refused: usize,
-    excluded: usize,
     c_runs: usize,
 }
 
@@ -802,7 +638,6 @@ fn random_schedules_preserve(k: &Kernel) {
             *t.applied.entry(p).or_default() += 1;
         }
         t.refused += outcome.refused;
-        t.excluded += outcome.excluded;
         t.c_runs += usize::from(outcome.ran_c);
         Ok(())
     });
@@ -816,8 +651,8 @@ fn random_schedules_preserve(k: &Kernel) {
     let t = totals.into_inner();
     let applied: usize = t.applied.values().sum();
     println!(
-        "{}: {} cases, {applied} steps applied, {} refused, {} excluded (known bug); {} cases with 3+ applied steps, {} run as C; applied: {:?}",
-        k.name, t.cases, t.refused, t.excluded, t.cases_with_three, t.c_runs, t.applied
+        "{}: {} cases, {applied} steps applied, {} refused; {} cases with 3+ applied steps, {} run as C; applied: {:?}",
+        k.name, t.cases, t.refused, t.cases_with_three, t.c_runs, t.applied
     );
     assert!(
         t.cases_with_three * 4 >= t.cases,

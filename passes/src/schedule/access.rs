@@ -265,19 +265,51 @@ pub(crate) fn source_written_in(
     moved: &[Op],
     scope: Op,
 ) -> Result<Option<(String, Op)>, ScheduleError> {
-    let mut sources = Vec::new();
+    conflict_in(m, func, copy, "affine.load", moved, scope)
+}
+
+/// An access inside `scope`, outside the ops `moved`, to a tensor that the
+/// stores of the copy nest `copy` write, as `(tensor name, access)`: what
+/// makes moving a copy-out to after the loop change what the loop reads,
+/// or what the tensor holds at its end.
+pub(crate) fn destination_used_in(
+    m: &Module,
+    func: Op,
+    copy: Op,
+    moved: &[Op],
+    scope: Op,
+) -> Result<Option<(String, Op)>, ScheduleError> {
+    conflict_in(m, func, copy, "affine.store", moved, scope)
+}
+
+/// The first access in `scope`, outside `moved`, that conflicts with the
+/// `kind` accesses (`affine.load` or `affine.store`) of `copy`: a write of
+/// what it loads, or any access of what it stores.
+fn conflict_in(
+    m: &Module,
+    func: Op,
+    copy: Op,
+    kind: &str,
+    moved: &[Op],
+    scope: Op,
+) -> Result<Option<(String, Op)>, ScheduleError> {
+    let mut tensors = Vec::new();
     m.walk(copy, &mut |o| {
-        if m.op_name(o) == "affine.load" {
-            sources.push(m.operand(o, 0));
+        if m.op_name(o) == kind {
+            if let Some(t) = affine::access_memref(m, o) {
+                if !tensors.contains(&t) {
+                    tensors.push(t);
+                }
+            }
         }
     });
-    for src in sources {
-        let name = tensor_name(m, func, src);
-        let written = accesses(m, src, &name, scope)?
-            .into_iter()
-            .find(|a| a.is_write && !super::loops::inside_any(m, moved, a.op));
-        if let Some(w) = written {
-            return Ok(Some((name, w.op)));
+    for t in tensors {
+        let name = tensor_name(m, func, t);
+        let conflict = accesses(m, t, &name, scope)?.into_iter().find(|a| {
+            (a.is_write || kind == "affine.store") && !super::loops::inside_any(m, moved, a.op)
+        });
+        if let Some(c) = conflict {
+            return Ok(Some((name, c.op)));
         }
     }
     Ok(None)
@@ -443,15 +475,30 @@ pub(crate) fn elem_type(t: &accc_ir::types::MemRefType) -> Type {
 
 /// Can two accesses (index forms `a` and `b`, inside loop `scope` with
 /// induction variable `iv`) touch the same element only in the same
-/// iteration of `scope`? Sufficient condition: in some dimension both
-/// forms have the same non-zero coefficient `c` on `iv` and the same terms
-/// in values fixed outside `scope`, and what the values varying inside an
-/// iteration add differs by less than `|c * step|` between the two (so
-/// `c * (x - y)`, a multiple of `c * step`, must be 0: `x == y`).
+/// iteration of `scope`? See [`same_iv_only`], with the values defined
+/// outside `scope` the same for both accesses.
 pub(crate) fn separated_by(m: &Module, a: &[Lin], b: &[Lin], iv: Value, scope: Op) -> bool {
-    let step = accc_ir::dialects::affine::for_step(m, scope)
-        .unwrap_or(1)
-        .max(1);
+    let step = accc_ir::dialects::affine::for_step(m, scope).unwrap_or(1);
+    same_iv_only(m, a, b, iv, step, |v| !varies_in(m, v, scope))
+}
+
+/// Can two accesses (index forms `a` and `b`) touch the same element only
+/// when `iv`, a loop's induction variable stepping by `step`, has the same
+/// value in both? Values for which `fixed` holds have the same value in
+/// both; the others may differ within their ranges. Sufficient condition:
+/// in some dimension both forms have the same non-zero coefficient `c` on
+/// `iv` and the same terms in fixed values, and what the other values add
+/// differs by less than `|c * step|` between the two (so `c * (x - y)`, a
+/// multiple of `c * step`, must be 0: `x == y`).
+pub(crate) fn same_iv_only(
+    m: &Module,
+    a: &[Lin],
+    b: &[Lin],
+    iv: Value,
+    step: i64,
+    fixed: impl Fn(Value) -> bool,
+) -> bool {
+    let step = step.max(1);
     a.iter().zip(b).any(|(x, y)| {
         let Some(&c) = x.terms.get(&iv).filter(|c| **c != 0) else {
             return false;
@@ -459,11 +506,11 @@ pub(crate) fn separated_by(m: &Module, a: &[Lin], b: &[Lin], iv: Value, scope: O
         if y.terms.get(&iv) != Some(&c) {
             return false;
         }
-        let fixed = |l: &Lin| l.filter(|v| v != iv && !varies_in(m, v, scope)).terms;
-        if fixed(x) != fixed(y) {
+        let fixed_terms = |l: &Lin| l.filter(|v| v != iv && fixed(v)).terms;
+        if fixed_terms(x) != fixed_terms(y) {
             return false;
         }
-        let inner = |l: &Lin| l.filter(|v| v != iv && varies_in(m, v, scope));
+        let inner = |l: &Lin| l.filter(|v| v != iv && !fixed(v));
         let (Some((xlo, xhi)), Some((ylo, yhi))) =
             (lin_range(m, &inner(x)), lin_range(m, &inner(y)))
         else {

@@ -4,15 +4,18 @@
 //! The copy-in nest of `buffer` (made by `buffer_at`) that sits directly in
 //! `loop`'s body moves right before the loop, and its copy-out, if any,
 //! right after it. Legal when the copies use nothing that changes with the
-//! loop (so every iteration copies the same box), and, for a copy-in, when
-//! nothing else in the loop writes the tensor it reads. A buffer that is
-//! written in the loop keeps its value across iterations, which equals
-//! what a copy-out followed by a copy-in of the same box would give.
+//! loop (so every iteration copies the same box), when they are the
+//! buffer's only copies anywhere in the loop (not several unrolled or
+//! prefetched ones), when nothing else in the loop writes the tensor a
+//! copy-in reads, and when nothing else in the loop reads or writes the
+//! tensor a copy-out writes. A buffer that is written in the loop keeps
+//! its value across iterations, which equals what a copy-out followed by a
+//! copy-in of the same box would give.
 
 use accc_ir::attrs::Attribute;
 use accc_ir::{Module, Op};
 
-use super::access::{find_tensor, source_written_in, varies_in};
+use super::access::{destination_used_in, find_tensor, source_written_in, varies_in};
 use super::loops::{body_ops, find_loop, internal, LoopRef};
 use super::{Args, ScheduleError, StepReport};
 
@@ -42,6 +45,12 @@ fn hoist(m: &mut Module, func: Op, bname: &str, l: &LoopRef) -> Result<StepRepor
         ))
         .with_hint("hoist moves the copies `buffer_at` made one loop at a time, innermost first"));
     }
+    if let Some((_, kind)) = copies.iter().find(|(_, d)| d != "in" && d != "out") {
+        return Err(ScheduleError::new(format!(
+            "`{bname}` is a sliding window (its `{kind}` copy is in loop `{}`); `hoist` moves the copies of `buffer_at` only",
+            l.name
+        )));
+    }
     let iv = accc_ir::dialects::affine::induction_var(m, l.op).ok_or_else(|| internal("no iv"))?;
     for (copy, _) in &copies {
         let mut bad = None;
@@ -64,18 +73,48 @@ fn hoist(m: &mut Module, func: Op, bname: &str, l: &LoopRef) -> Result<StepRepor
             )));
         }
     }
-    // A copy-in's source must not be written elsewhere in the loop; the
-    // buffer's own copy-out moves out with it.
+    // The moved copies must be the buffer's only copies in the loop: with
+    // another fill (an unrolled or prefetched copy-in) or drain, its value
+    // at the end of an iteration is no longer the one box both refer to.
     let moved: Vec<Op> = copies.iter().map(|(c, _)| *c).collect();
-    for (copy, dir) in &copies {
-        if dir != "in" {
-            continue;
-        }
-        if let Some((sname, w)) = source_written_in(m, func, *copy, &moved, l.op)? {
+    for dir in ["in", "out"] {
+        if copies.iter().filter(|(_, d)| d == dir).count() > 1 {
             return Err(ScheduleError::new(format!(
-                "cannot hoist the copy-in of `{bname}`: loop `{}` writes `{sname}` at {}, which a later iteration's copy-in would read",
+                "loop `{}` holds more than one copy-{dir} of `{bname}`, so no single copy can stand for all its iterations",
+                l.name
+            ))
+            .with_hint("hoist before `unroll`, or stage each unrolled use in its own buffer"));
+        }
+    }
+    if let Some(other) = m.walk_ops(l.op).into_iter().find(|o| {
+        m.attr(*o, "accc.buffer").and_then(Attribute::as_str) == Some(bname)
+            && m.attr(*o, "accc.copy").is_some()
+            && !moved.contains(o)
+    }) {
+        return Err(ScheduleError::new(format!(
+            "loop `{}` also copies `{bname}` deeper inside, at {}, so a copy moved out of it would no longer be the one its iterations see",
+            l.name,
+            m.op(other).loc
+        ))
+        .with_hint("hoist before `pipeline` or `unroll` of an inner loop"));
+    }
+    // A copy-in's source must not be written elsewhere in the loop, and
+    // nothing else in the loop may use what a copy-out writes; the
+    // buffer's own copies move out together.
+    for (copy, dir) in &copies {
+        if dir == "in" {
+            if let Some((sname, w)) = source_written_in(m, func, *copy, &moved, l.op)? {
+                return Err(ScheduleError::new(format!(
+                    "cannot hoist the copy-in of `{bname}`: loop `{}` writes `{sname}` at {}, which a later iteration's copy-in would read",
+                    l.name,
+                    m.op(w).loc
+                )));
+            }
+        } else if let Some((dname, u)) = destination_used_in(m, func, *copy, &moved, l.op)? {
+            return Err(ScheduleError::new(format!(
+                "cannot hoist the copy-out of `{bname}`: loop `{}` also uses `{dname}` at {}, which would no longer see each iteration's copy-out",
                 l.name,
-                m.op(w).loc
+                m.op(u).loc
             )));
         }
     }

@@ -14,8 +14,9 @@
 //! on targets with asynchronous copies.
 //!
 //! Preconditions of `pipeline`: every buffer a copy-in fills has at least
-//! `stages` slots selected by this loop's iteration (so the prefetch never
-//! overwrites data the current iteration reads), and no tensor a copy-in
+//! `stages` slots selected by this loop's iteration and is filled by one
+//! copy-in per iteration (so the prefetch never overwrites data the
+//! current iteration reads), and no tensor a copy-in
 //! reads is written inside the loop (so the prefetch reads the same data
 //! it would have read later).
 
@@ -253,6 +254,7 @@ fn check_prefetch(
     lb: i64,
     step: i64,
 ) -> Result<(), ScheduleError> {
+    let mut filled: Vec<(Value, Op)> = Vec::new();
     for &copy in loads {
         let mut stores = Vec::new();
         m.walk(copy, &mut |o| {
@@ -263,6 +265,23 @@ fn check_prefetch(
         for &s in &stores {
             let buf = m.operand(s, 1);
             let bname = tensor_name(m, func, buf);
+            match filled.iter().find(|(b, _)| *b == buf) {
+                Some((_, first)) if *first != copy => {
+                    let (a, b) = (&m.op(*first).loc, &m.op(copy).loc);
+                    let at = if a == b {
+                        format!("two copies of the copy-in at {a}")
+                    } else {
+                        format!("copy-ins at {a} and {b}")
+                    };
+                    return Err(ScheduleError::new(format!(
+                        "loop `{}` fills `{bname}` twice per iteration ({at}); both prefetches would land in the same slot, the second overwriting the first before it is read",
+                        l.name
+                    ))
+                    .with_hint("pipeline before `unroll`, or stage each use in its own buffer"));
+                }
+                Some(_) => {}
+                None => filled.push((buf, copy)),
+            }
             let (map, operands) = affine::access_map(m, s).ok_or_else(|| internal("store"))?;
             let slots = memref_type(m, buf)?.shape.first().copied().unwrap_or(1);
             if !selects_slot(map, operands, iv, lb, step, slots) || slots < stages {

@@ -47,7 +47,7 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
         .iter()
         .map(|n| find_loop(m, func, n))
         .collect::<Result<_, _>>()?;
-    let r = reorder(m, &order)?;
+    let r = reorder(m, func, &order)?;
     Ok(StepReport {
         summary: format!("{}; {}; {}", si.summary, sj.summary, r.summary),
         names,
