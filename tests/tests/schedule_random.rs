@@ -36,8 +36,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use accc::run::{run_kernel, RunError, RunOptions, Target};
 use accc_ir::diag::SourceFile;
-use accc_ir::dialects::affine;
-use accc_ir::{Attribute, Module, Op};
+use accc_ir::Module;
 use accc_passes::schedule::{loop_names, Arg, ArgValue, LoopRef, Schedule, Step};
 use accc_targets::c::CError;
 use accc_tensor::compare::compare;
