@@ -1,9 +1,10 @@
 //! Every schedule primitive preserves what a kernel computes: the scheduled
-//! kernel, run on the interpreter (and for some, compiled as C), gives
-//! bit-identical outputs to the unscheduled kernel on the same seeded
+//! kernel, run on the interpreter and compiled as C, gives bit-identical
+//! outputs to the unscheduled kernel on the interpreter, on the same seeded
 //! inputs. Split, reorder and tile keep each element's reduction order, so
 //! floats are compared exactly too.
 
+use accc::run::{run_kernel_checked_against, RunOptions, Target};
 use accc_interp::Interpreter;
 use accc_ir::diag::SourceFile;
 use accc_ir::dialects::func;
@@ -91,6 +92,23 @@ fn check(m: &Module, kernel: &str, schedule: Schedule) {
             "{schedule:?}, seed {seed}"
         );
     }
+    // The scheduled kernel compiled as C against the unscheduled one on
+    // the interpreter.
+    let options = RunOptions {
+        target: Target::C,
+        seed: 2,
+        check: true,
+        ..RunOptions::default()
+    };
+    let report = run_kernel_checked_against(&scheduled, m, kernel, &options)
+        .unwrap_or_else(|e| panic!("{schedule:?} on C: {e}"));
+    assert_eq!(
+        report.correct,
+        Some(true),
+        "{schedule:?} on C: {} mismatches, first {:?}",
+        report.mismatches.unwrap_or(0),
+        report.first_mismatch
+    );
 }
 
 #[test]

@@ -29,19 +29,51 @@ use super::loops::{find_loop, internal, value_hint, LoopRef};
 use super::{Args, ScheduleError, StepReport};
 
 pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
-    args.expect(2, 2, &["mem"])?;
-    let tname = args.name(0, "the tensor to buffer")?;
-    let tensor = find_tensor(m, func, tname).map_err(|e| e.at(args.span(0)))?;
-    let l = find_loop(m, func, args.name(1, "the loop to buffer at")?)
-        .map_err(|e| e.at(args.span(1)))?;
-    let mem = args.keyword_name("mem")?;
-    let name = new_buffer_name(m, func, args, &format!("{tname}_{}", mem.unwrap_or("buf")))?;
-    buffer_at(m, func, tensor, tname, &l, mem, &name).map_err(|e| e.at(args.span(1)))
+    let s = StagingArgs::parse(m, func, args, "buffer", |mem| mem.unwrap_or("buf"))?;
+    buffer_at(m, func, s.tensor, s.tname, &s.at, s.mem, &s.name).map_err(|e| e.at(args.span(1)))
+}
+
+/// The arguments of a step that stages a tensor in a new buffer at a loop,
+/// `name = primitive(tensor, loop, mem = ...)`: `buffer_at` and `reuse_at`.
+pub(crate) struct StagingArgs<'a> {
+    pub tname: &'a str,
+    pub tensor: Value,
+    pub at: LoopRef,
+    pub mem: Option<&'a str>,
+    /// The bound name of the new buffer, or `<tensor>_<suffix>`.
+    pub name: String,
+}
+
+impl<'a> StagingArgs<'a> {
+    /// Parses and resolves the arguments; `what` is the verb in messages
+    /// (`the tensor to buffer`), `suffix` names the buffer from `mem`.
+    pub(crate) fn parse(
+        m: &Module,
+        func: Op,
+        args: &'a Args,
+        what: &str,
+        suffix: impl Fn(Option<&str>) -> &str,
+    ) -> Result<Self, ScheduleError> {
+        args.expect(2, 2, &["mem"])?;
+        let tname = args.name(0, &format!("the tensor to {what}"))?;
+        let tensor = find_tensor(m, func, tname).map_err(|e| e.at(args.span(0)))?;
+        let at = find_loop(m, func, args.name(1, &format!("the loop to {what} at"))?)
+            .map_err(|e| e.at(args.span(1)))?;
+        let mem = args.keyword_name("mem")?;
+        let name = new_buffer_name(m, func, args, &format!("{tname}_{}", suffix(mem)))?;
+        Ok(StagingArgs {
+            tname,
+            tensor,
+            at,
+            mem,
+            name,
+        })
+    }
 }
 
 /// The name a step binds for its new buffer, or a fresh one from `base`;
 /// an error if the bound name is already a tensor's.
-pub(crate) fn new_buffer_name(
+fn new_buffer_name(
     m: &Module,
     func: Op,
     args: &Args,

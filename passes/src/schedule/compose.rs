@@ -244,16 +244,12 @@ fn calls_to(m: &Module, func: Op, name: &str) -> Vec<Op> {
 /// names.
 fn rename_clashes(m: &mut Module, func: Op, ops: &[Op]) -> Vec<String> {
     let inside = |m: &Module, o: Op| super::loops::inside_any(m, ops, o);
-    let mut stages_taken = Vec::new();
+    let mut stages_taken: Vec<String> = super::loops::stage_names(m, func)
+        .into_iter()
+        .filter(|(o, _)| !inside(m, *o))
+        .map(|(_, n)| n)
+        .collect();
     let mut buffers_taken: Vec<String> = Vec::new();
-    m.walk(func, &mut |o| {
-        if inside(m, o) {
-            return;
-        }
-        if let Some(n) = m.attr(o, "op_name").and_then(Attribute::as_str) {
-            stages_taken.push(n.to_string());
-        }
-    });
     for (n, v) in tensors(m, func) {
         if !m.defining_op(v).is_some_and(|d| inside(m, d)) {
             buffers_taken.push(n);

@@ -173,12 +173,10 @@ fn find_stage(m: &Module, func: Op, stage: &str) -> Result<Op, ScheduleError> {
         return Ok(one.op);
     }
     find_loop(m, func, stage).map(|r| r.op).map_err(|e| {
-        let mut stages = Vec::new();
-        m.walk(func, &mut |op| {
-            if let Some(n) = m.attr(op, "op_name").and_then(Attribute::as_str) {
-                stages.push(n.to_string());
-            }
-        });
+        let stages: Vec<String> = super::loops::stage_names(m, func)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
         ScheduleError::new(format!(
             "no stage or loop named `{stage}`; stages are: {}",
             stages.join(", ")

@@ -169,12 +169,10 @@ fn split_before(
 }
 
 fn fresh_stage(m: &Module, func: Op, base: &str) -> String {
-    let mut taken = Vec::new();
-    m.walk(func, &mut |op| {
-        if let Some(n) = m.attr(op, "op_name").and_then(Attribute::as_str) {
-            taken.push(n.to_string());
-        }
-    });
+    let taken: Vec<String> = super::loops::stage_names(m, func)
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
     super::loops::fresh(base, &taken)
 }
 

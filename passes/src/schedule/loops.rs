@@ -255,3 +255,15 @@ pub(crate) fn substitute_iv_in(
     }
     Ok(())
 }
+
+/// The stage names (`op_name`) of the ops nested in `scope`, in program
+/// order, with their ops.
+pub(crate) fn stage_names(m: &Module, scope: Op) -> Vec<(Op, String)> {
+    let mut out = Vec::new();
+    m.walk(scope, &mut |op| {
+        if let Some(n) = m.attr(op, "op_name").and_then(Attribute::as_str) {
+            out.push((op, n.to_string()));
+        }
+    });
+    out
+}

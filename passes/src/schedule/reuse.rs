@@ -19,19 +19,19 @@ use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine;
 use accc_ir::{Builder, Module, Op, Value};
 
-use super::access::{accesses, find_tensor, footprint, map_lin, memref_type, Footprint, Lin};
-use super::buffer::{build_copy, index_map, new_buffer_name, stage_box, Direction};
-use super::loops::{find_loop, internal, value_hint};
+use super::access::{accesses, footprint, map_lin, memref_type, Footprint, Lin};
+use super::buffer::{build_copy, index_map, stage_box, Direction, StagingArgs};
+use super::loops::{internal, value_hint};
 use super::{Args, ScheduleError, StepReport};
 
 pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
-    args.expect(2, 2, &["mem"])?;
-    let tname = args.name(0, "the tensor to reuse")?;
-    let tensor = find_tensor(m, func, tname).map_err(|e| e.at(args.span(0)))?;
-    let l = find_loop(m, func, args.name(1, "the loop the window slides along")?)
-        .map_err(|e| e.at(args.span(1)))?;
-    let mem = args.keyword_name("mem")?;
-    let name = new_buffer_name(m, func, args, &format!("{tname}_reuse"))?;
+    let StagingArgs {
+        tname,
+        tensor,
+        at: l,
+        mem,
+        name,
+    } = StagingArgs::parse(m, func, args, "reuse", |_| "reuse")?;
     let at = args.span(1);
     let acc = accesses(m, tensor, tname, l.op).map_err(|e| e.at(at))?;
     if acc.is_empty() {
