@@ -1,11 +1,14 @@
 //! Random schedules preserve what a kernel computes.
 //!
-//! A case is a sequence of 1-8 drawn steps over small versions of three
-//! examples: a GEMM (i32), a conv2d (i8 inputs, i32 output) and an RMSNorm
-//! (f32). A drawn step holds no names, only choices: which primitive,
-//! indices into the kernel's loop list, a factor from a small set. It is
-//! resolved against the module as it is when the step is applied (the loop
-//! names of [`loop_names`] then, the buffers staged so far), so every step
+//! A case is a sequence of 1-8 drawn steps over small versions of four
+//! kernels: a GEMM (i32), a conv2d (i8 inputs, i32 output), an RMSNorm
+//! (f32) and a two-stage blur (i32, a producer into a local buffer). The
+//! steps are every loop and memory primitive (all but `compose` and
+//! `inline`, which need a called kernel). A drawn step holds no names, only
+//! choices: which primitive, indices into the kernel's loop list, a factor
+//! from a small set. It is resolved against the module as it is when the
+//! step is applied (the loop and stage names of [`loop_names`] then, the
+//! buffers staged so far), so every step
 //! names something that exists, and steps that make sense together
 //! (`buffer_at`, then `double_buffer` and `pipeline` at the loop it staged
 //! in) are drawn often enough to apply.
@@ -112,6 +115,26 @@ kernel rmsnorm(X: f32[ROWS, COLS], G: f32[COLS]) -> (Y: f32[ROWS, COLS]) {
     rng_seed: 0x4a5e,
 };
 
+/// A two-stage stencil: a horizontal blur into a local buffer, then a
+/// vertical one; the producer `compute_at`, `reuse_at` and `partition`
+/// work on.
+const BLUR: Kernel = Kernel {
+    name: "blur",
+    text: r#"
+kernel blur(X: i32[8, 10]) -> (Y: i32[6, 8]) {
+  let bx: i32[8, 8];
+  for y, x in grid(8, 8) {
+    bx[y, x] = X[y, x] + X[y, x + 1] + X[y, x + 2];
+  }
+  for y, x in grid(6, 8) {
+    Y[y, x] = bx[y, x] + bx[y + 1, x] + bx[y + 2, x];
+  }
+}
+"#,
+    tensors: &["X", "bx", "Y"],
+    rng_seed: 0xb1e5,
+};
+
 fn lower(k: &Kernel) -> Module {
     let file = SourceFile::new(format!("{}.acc", k.name), k.text);
     let program = accc_dsl::parse_and_check(&file).expect("test kernels check");
@@ -190,6 +213,22 @@ enum Draw {
         at: Index,
         len: usize,
     },
+    ReuseAt {
+        tensor: Index,
+        at: Index,
+    },
+    /// On a staged buffer (staging one first if there is none).
+    Partition {
+        buffer: Index,
+        dim: i64,
+        kind: &'static str,
+        factor: i64,
+    },
+    /// `stage` indexes the module's stage names.
+    ComputeAt {
+        stage: Index,
+        at: Index,
+    },
 }
 
 /// The non-identity orders of two and three loops.
@@ -229,6 +268,15 @@ fn draw() -> impl Strategy<Value = Draw> {
         )
             .prop_map(|(at, axis)| Draw::Bind { at, axis }),
         1 => (any::<Index>(), 1usize..=2).prop_map(|(at, len)| Draw::Unfold { at, len }),
+        1 => (any::<Index>(), any::<Index>()).prop_map(|(tensor, at)| Draw::ReuseAt { tensor, at }),
+        1 => (
+            any::<Index>(),
+            0i64..=2,
+            prop::sample::select(vec!["block", "cyclic", "complete"]),
+            factor(),
+        )
+            .prop_map(|(buffer, dim, kind, factor)| Draw::Partition { buffer, dim, kind, factor }),
+        2 => (any::<Index>(), any::<Index>()).prop_map(|(stage, at)| Draw::ComputeAt { stage, at }),
     ]
 }
 
@@ -290,9 +338,29 @@ fn loop_labels(m: &Module, kernel: &str) -> Vec<String> {
         .collect()
 }
 
+/// The stage names of the kernel's loop nests, each once.
+fn stage_names(m: &Module, kernel: &str) -> Vec<String> {
+    let func = m
+        .lookup_symbol(kernel)
+        .expect("the kernel stays in the module");
+    let mut stages: Vec<String> = Vec::new();
+    for l in loop_names(m, func) {
+        if let Some(s) = l.stage.filter(|s| !stages.contains(s)) {
+            stages.push(s);
+        }
+    }
+    stages
+}
+
 /// The step `draw` stands for in the module whose loops are `labels` and
 /// whose buffers are `staged`, and what it adds to them if it applies.
-fn resolve(draw: &Draw, labels: &[String], k: &Kernel, staged: &[Staged]) -> (Step, Effect) {
+fn resolve(
+    draw: &Draw,
+    labels: &[String],
+    stages: &[String],
+    k: &Kernel,
+    staged: &[Staged],
+) -> (Step, Effect) {
     // A kernel whose loops are all unrolled still gets a step, which is
     // refused: the name exists nowhere.
     let label = |at: &Index| -> String {
@@ -381,6 +449,42 @@ fn resolve(draw: &Draw, labels: &[String], k: &Kernel, staged: &[Staged]) -> (St
                 label,
             );
             stage(buffer, at, None)
+        }
+        Draw::Partition { buffer, .. } if staged.is_empty() => {
+            let at = labels.first().map_or(NO_LOOP, String::as_str).to_string();
+            stage(buffer, at, None)
+        }
+        Draw::Partition {
+            buffer,
+            dim,
+            kind,
+            factor,
+        } => {
+            let picked = buffer.get(staged);
+            (
+                s.partition(&picked.buffer, *dim, kind, *factor),
+                Effect::None,
+            )
+        }
+        Draw::ReuseAt { tensor, at } => {
+            let buffer = format!("buf{}", staged.len());
+            let at = label(at);
+            let tensor = k.tensors[tensor.index(k.tensors.len())];
+            let schedule = s.reuse_at(&buffer, tensor, &at, None);
+            let effect = Effect::Stages(Staged {
+                buffer,
+                at,
+                copies: None,
+            });
+            (schedule, effect)
+        }
+        Draw::ComputeAt { stage, at } => {
+            let stage = if stages.is_empty() {
+                "no_stage".to_string()
+            } else {
+                stage.get(stages).clone()
+            };
+            (s.compute_at(&stage, &label(at)), Effect::None)
         }
         Draw::Hoist { buffer, at } => {
             let picked = buffer.get(staged);
@@ -507,7 +611,8 @@ fn check_case(k: &Kernel, base: &Module, case: &Case) -> Result<CaseOutcome, Tes
     let mut refused = 0;
     for draw in &case.draws {
         let labels = loop_labels(&m, k.name);
-        let (step, effect) = resolve(draw, &labels, k, &staged);
+        let stages = stage_names(&m, k.name);
+        let (step, effect) = resolve(draw, &labels, &stages, k, &staged);
         let fail = |what: String, applied: &[Step]| {
             TestCaseError::fail(format!(
                 "{what}\n{}",
@@ -676,4 +781,9 @@ fn random_schedules_preserve_conv2d() {
 #[test]
 fn random_schedules_preserve_rmsnorm() {
     random_schedules_preserve(&RMSNORM);
+}
+
+#[test]
+fn random_schedules_preserve_blur() {
+    random_schedules_preserve(&BLUR);
 }

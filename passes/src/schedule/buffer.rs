@@ -73,12 +73,7 @@ impl<'a> StagingArgs<'a> {
 
 /// The name a step binds for its new buffer, or a fresh one from `base`;
 /// an error if the bound name is already a tensor's.
-fn new_buffer_name(
-    m: &Module,
-    func: Op,
-    args: &Args,
-    base: &str,
-) -> Result<String, ScheduleError> {
+fn new_buffer_name(m: &Module, func: Op, args: &Args, base: &str) -> Result<String, ScheduleError> {
     let name = args.binds(vec![fresh_name(m, func, base)])?.remove(0);
     if tensors(m, func).iter().any(|(n, _)| *n == name) {
         return Err(ScheduleError::new(format!(
