@@ -217,6 +217,11 @@ enum Draw {
         tensor: Index,
         at: Index,
     },
+    /// `hoist` of a kernel tensor's loads.
+    HoistLoads {
+        tensor: Index,
+        at: Index,
+    },
     /// On a staged buffer (staging one first if there is none).
     Partition {
         buffer: Index,
@@ -269,6 +274,8 @@ fn draw() -> impl Strategy<Value = Draw> {
             .prop_map(|(at, axis)| Draw::Bind { at, axis }),
         1 => (any::<Index>(), 1usize..=2).prop_map(|(at, len)| Draw::Unfold { at, len }),
         1 => (any::<Index>(), any::<Index>()).prop_map(|(tensor, at)| Draw::ReuseAt { tensor, at }),
+        1 => (any::<Index>(), any::<Index>())
+            .prop_map(|(tensor, at)| Draw::HoistLoads { tensor, at }),
         1 => (
             any::<Index>(),
             0i64..=2,
@@ -477,6 +484,10 @@ fn resolve(
                 copies: None,
             });
             (schedule, effect)
+        }
+        Draw::HoistLoads { tensor, at } => {
+            let tensor = k.tensors[tensor.index(k.tensors.len())];
+            (s.hoist(tensor, &label(at)), Effect::None)
         }
         Draw::ComputeAt { stage, at } => {
             let stage = if stages.is_empty() {

@@ -201,6 +201,31 @@ pub(crate) fn lin_range(m: &Module, l: &Lin) -> Option<(i64, i64)> {
     Some((lo, hi))
 }
 
+/// Whether loop `l` runs at least once whenever it is reached: its
+/// smallest upper bound exceeds its largest lower bound over the ranges of
+/// the values the bounds use (a guarded tail loop `min(f, n - f * o)` does).
+pub(crate) fn runs_at_least_once(m: &Module, l: Op) -> bool {
+    let Some((lower, upper)) = affine::for_bounds(m, l) else {
+        return false;
+    };
+    let mut top = l;
+    while let Some(p) = m.parent_op(top) {
+        top = p;
+    }
+    let ranges = |b: &Bound| -> Option<Vec<(i64, i64)>> {
+        let lins = map_lin(m, &b.map, &b.operands, top).ok()?;
+        lins.iter().map(|l| lin_range(m, l)).collect()
+    };
+    match (ranges(&lower), ranges(&upper)) {
+        (Some(lo), Some(hi)) if !lo.is_empty() && !hi.is_empty() => {
+            let latest_start = lo.iter().map(|r| r.1).max().unwrap_or(i64::MAX);
+            let earliest_end = hi.iter().map(|r| r.0).min().unwrap_or(i64::MIN);
+            earliest_end > latest_start
+        }
+        _ => false,
+    }
+}
+
 /// A tensor of a kernel: a function argument or a local allocation.
 pub(crate) fn find_tensor(m: &Module, func: Op, name: &str) -> Result<Value, ScheduleError> {
     let tensors = tensors(m, func);

@@ -1,5 +1,15 @@
-//! `hoist(buffer, loop)`: moves a buffer's copies out of a loop whose
-//! iterations would all copy the same box.
+//! `hoist(buffer_or_tensor, loop)`: moves a buffer's copies, or a
+//! tensor's loads, out of a loop whose iterations would all copy (load)
+//! the same data.
+//!
+//! Given a tensor with no copies in the loop, every load of it nested in
+//! the loop whose indices do not change with the loop moves right before
+//! it (identical loads become one): scalar promotion, e.g. `A[i, k]` out
+//! of `j` after `reorder(i, k, j)`. Legal when nothing in the loop writes
+//! the tensor, and when the load ran at least once per iteration: it sits
+//! in no conditional, and the loop and every loop between it and the load
+//! provably run at least once (so the hoisted load reads nothing the
+//! original did not).
 //!
 //! The copy-in nest of `buffer` (made by `buffer_at`) that sits directly in
 //! `loop`'s body moves right before the loop, and its copy-out, if any,
@@ -13,9 +23,11 @@
 //! copy-in of the same box would give.
 
 use accc_ir::attrs::Attribute;
-use accc_ir::{Module, Op};
+use accc_ir::{Module, Op, Value};
 
-use super::access::{destination_used_in, find_tensor, source_written_in, varies_in};
+use super::access::{
+    accesses, destination_used_in, find_tensor, runs_at_least_once, source_written_in, varies_in,
+};
 use super::loops::{body_ops, find_loop, internal, LoopRef};
 use super::{Args, ScheduleError, StepReport};
 
@@ -25,7 +37,138 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
     find_tensor(m, func, bname).map_err(|e| e.at(args.span(0)))?;
     let l = find_loop(m, func, args.name(1, "the loop to hoist out of")?)
         .map_err(|e| e.at(args.span(1)))?;
-    hoist(m, func, bname, &l).map_err(|e| e.at(args.span(0)))
+    // A buffer copied anywhere in the loop hoists its copies; any other
+    // tensor its loads.
+    let has_copies = m.walk_ops(l.op).into_iter().any(|o| {
+        m.attr(o, "accc.buffer").and_then(Attribute::as_str) == Some(bname)
+            && m.attr(o, "accc.copy").is_some()
+    });
+    if has_copies {
+        hoist(m, func, bname, &l).map_err(|e| e.at(args.span(0)))
+    } else {
+        hoist_loads(m, func, bname, &l).map_err(|e| e.at(args.span(0)))
+    }
+}
+
+/// Moves the loads of tensor `tname` that do not change with loop `l` out
+/// of it (see the module docs).
+fn hoist_loads(
+    m: &mut Module,
+    func: Op,
+    tname: &str,
+    l: &LoopRef,
+) -> Result<StepReport, ScheduleError> {
+    let tensor = find_tensor(m, func, tname)?;
+    let acc = accesses(m, tensor, tname, l.op)?;
+    if acc.is_empty() {
+        return Err(ScheduleError::new(format!(
+            "loop `{}` neither copies nor loads `{tname}`",
+            l.name
+        ))
+        .with_hint(
+            "hoist moves a buffer's copies (from `buffer_at`) or a tensor's loop-invariant loads",
+        ));
+    }
+    if let Some(w) = acc.iter().find(|a| a.is_write) {
+        return Err(ScheduleError::new(format!(
+            "cannot hoist loads of `{tname}`: loop `{}` writes it at {}",
+            l.name,
+            m.op(w.op).loc
+        )));
+    }
+    let iv = accc_ir::dialects::affine::induction_var(m, l.op).ok_or_else(|| internal("no iv"))?;
+    let mut why_not = None;
+    let mut hoisted: Vec<Op> = Vec::new();
+    let mut merged = 0;
+    for a in &acc {
+        if let Err(reason) = invariant_load(m, a.op, l.op, iv) {
+            why_not.get_or_insert(reason);
+            continue;
+        }
+        let same = |m: &Module, h: Op| {
+            accc_ir::dialects::affine::access_map(m, h)
+                == accc_ir::dialects::affine::access_map(m, a.op)
+        };
+        match hoisted.iter().copied().find(|h| same(m, *h)) {
+            Some(first) => {
+                let (old, new) = (m.result(a.op, 0), m.result(first, 0));
+                m.replace_all_uses(old, new);
+                m.erase_op(a.op).map_err(internal)?;
+                merged += 1;
+            }
+            None => {
+                m.move_op_before(a.op, l.op).map_err(internal)?;
+                hoisted.push(a.op);
+            }
+        }
+    }
+    if hoisted.is_empty() {
+        return Err(ScheduleError::new(format!(
+            "no load of `{tname}` can move out of loop `{}`: {}",
+            l.name,
+            why_not.unwrap_or_default()
+        )));
+    }
+    let loads = hoisted.len() + merged;
+    Ok(StepReport {
+        summary: format!(
+            "hoisted {loads} load(s) of `{tname}` out of loop `{}`{}{}",
+            l.name,
+            if merged > 0 {
+                format!(" ({} distinct)", hoisted.len())
+            } else {
+                String::new()
+            },
+            match (why_not, acc.len() - loads) {
+                (Some(w), left) if left > 0 => format!("; {left} stay: {w}"),
+                _ => String::new(),
+            }
+        ),
+        names: vec![],
+    })
+}
+
+/// `Ok` if `load`, nested in `scope` (induction variable `iv`), reads the
+/// same element in every iteration and runs once in each; else why not.
+fn invariant_load(m: &Module, load: Op, scope: Op, iv: Value) -> Result<(), String> {
+    let loc = &m.op(load).loc;
+    if let Some(v) = m
+        .operands(load)
+        .iter()
+        .find(|v| **v == iv || varies_in(m, **v, scope))
+    {
+        let what = m
+            .name_hint(*v)
+            .map(|n| format!("`%{n}`"))
+            .unwrap_or_else(|| "a value".to_string());
+        return Err(format!(
+            "the load at {loc} changes with the loop (its index uses {what})"
+        ));
+    }
+    let mut cur = Some(load);
+    while let Some(op) = cur {
+        let at = if op == load { None } else { Some(op) };
+        if let Some(o) = at {
+            if m.op_name(o) != "affine.for" {
+                return Err(format!(
+                    "the load at {loc} is inside `{}` at {}, which may skip it",
+                    m.op_name(o),
+                    m.op(o).loc
+                ));
+            }
+            if !runs_at_least_once(m, o) {
+                return Err(format!(
+                    "the load at {loc} is in loop `{}`, which may run no iteration",
+                    super::loops::loop_name(m, o)
+                ));
+            }
+            if o == scope {
+                return Ok(());
+            }
+        }
+        cur = m.parent_op(op);
+    }
+    Err(internal("a load outside its loop").message)
 }
 
 fn hoist(m: &mut Module, func: Op, bname: &str, l: &LoopRef) -> Result<StepReport, ScheduleError> {

@@ -222,7 +222,7 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
     ("unfold", "unfold([l1, l2, ...], name)"),
     ("fission", "pre1, ... = fission(loop, levels = 1)"),
     ("buffer_at", "buf = buffer_at(tensor, loop, mem = space)"),
-    ("hoist", "hoist(buffer, loop)"),
+    ("hoist", "hoist(buffer_or_tensor, loop)"),
     ("double_buffer", "double_buffer(buffer, loop, copies = 2)"),
     ("pipeline", "pipeline(loop, stages = 2)"),
     ("compute_at", "loops... = compute_at(stage, loop)"),
@@ -355,9 +355,21 @@ impl Schedule {
         )
     }
 
-    /// `hoist(buffer, loop)`: moves the buffer's copies out of `loop`.
-    pub fn hoist(self, buffer: &str, loop_name: &str) -> Schedule {
-        self.push("hoist", &[], vec![name(buffer), name(loop_name)])
+    /// `hoist(buffer_or_tensor, loop)`: moves a buffer's copies out of
+    /// `loop`, or, for a tensor with no copies there, its loads whose
+    /// indices do not change with `loop` (scalar promotion).
+    ///
+    /// ```
+    /// use accc_passes::schedule::Schedule;
+    /// // Stage A per k, then copy it once per (i, j) instead of per k...
+    /// let staged = Schedule::new().buffer_at("abuf", "A", "k", None).hoist("abuf", "k");
+    /// // ...or load A[i, k] once per k after moving j inside k.
+    /// let promoted = Schedule::new().reorder(&["k", "j"]).hoist("A", "j");
+    /// assert_eq!(staged.steps.len(), 2);
+    /// assert_eq!(promoted.steps[1].to_string(), "hoist(A, j)");
+    /// ```
+    pub fn hoist(self, tensor: &str, loop_name: &str) -> Schedule {
+        self.push("hoist", &[], vec![name(tensor), name(loop_name)])
     }
 
     /// `unroll(loop, factor)`; factor 0 unrolls fully.
