@@ -59,6 +59,18 @@ impl<'a> StagingArgs<'a> {
         let tensor = find_tensor(m, func, tname).map_err(|e| e.at(args.span(0)))?;
         let at = find_loop(m, func, args.name(1, &format!("the loop to {what} at"))?)
             .map_err(|e| e.at(args.span(1)))?;
+        if let Some(alloc) = m
+            .defining_op(tensor)
+            .filter(|a| m.is_proper_ancestor(at.op, *a))
+        {
+            return Err(ScheduleError::new(format!(
+                "`{tname}` is allocated inside loop `{}` (at {}): each iteration has its own, so there is nothing to stage across it",
+                at.name,
+                m.op(alloc).loc
+            ))
+            .at(args.span(1))
+            .with_hint(format!("{what} it at a loop nested inside its allocation")));
+        }
         let mem = args.keyword_name("mem")?;
         let name = new_buffer_name(m, func, args, &format!("{tname}_{}", suffix(mem)))?;
         Ok(StagingArgs {
