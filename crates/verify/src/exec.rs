@@ -1,0 +1,566 @@
+//! Symbolic execution of a kernel: control flow and indices concrete, data
+//! symbolic.
+//!
+//! Loops run with their concrete bounds, addresses are computed exactly,
+//! and every value stored is a term over the kernel's inputs. A bound, an
+//! index or a branch condition that depends on input data cannot be
+//! followed and makes the run fail with [`ExecError::DataDependent`]. Every
+//! op's meaning comes from its dialect (`arith::apply`, `math::apply`,
+//! `affine::eval_map`), evaluated in the [`Symbolic`] domain.
+
+use std::collections::HashMap;
+
+use accc_ir::dialects::{affine, arith, func, math};
+use accc_ir::semantics::Fault;
+use accc_ir::{Attribute, Block, Module, Op, Value};
+
+use crate::domain::Symbolic;
+use crate::term::{Node, TermId, TermStore};
+
+/// Why a symbolic run stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExecError {
+    /// The op cannot be executed symbolically.
+    Unsupported { op: Op, reason: String },
+    /// The program faults (out of bounds, use after free, ...).
+    Fault { op: Op, fault: Fault },
+    /// A bound, index or condition depends on input data.
+    DataDependent { op: Op, what: &'static str },
+    /// More than the budget of operations.
+    OverBudget { ops: u64 },
+}
+
+impl ExecError {
+    /// The error as text, with the op's name and location.
+    pub fn describe(&self, m: &Module) -> String {
+        let at = |op: &Op| format!("`{}` at {}", m.op_name(*op), m.op(*op).loc);
+        match self {
+            ExecError::Unsupported { op, reason } => {
+                format!("{} is not supported: {reason}", at(op))
+            }
+            ExecError::Fault { op, fault } => format!("{} faults: {fault}", at(op)),
+            ExecError::DataDependent { op, what } => {
+                format!("the {what} of {} depends on input data", at(op))
+            }
+            ExecError::OverBudget { ops } => {
+                format!("more than {ops} symbolic operations (the budget)")
+            }
+        }
+    }
+}
+
+/// The store that wrote an element last: the op and the induction
+/// variables of its enclosing loops, outermost first.
+#[derive(Clone, Debug)]
+pub struct Write {
+    pub op: Op,
+    pub iteration: Box<[(Op, i64)]>,
+}
+
+/// A buffer's elements; `None` is never written.
+#[derive(Debug)]
+pub struct Buffer {
+    pub shape: Vec<i64>,
+    pub data: Vec<Option<TermId>>,
+    live: bool,
+    /// Allocation number (for [`Node::Undef`]).
+    alloc: u32,
+    /// The last write of each element, for kernel arguments.
+    pub writes: Option<Vec<Option<Write>>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Val {
+    Term(TermId),
+    Buf(usize),
+}
+
+/// One program's symbolic run.
+pub struct Machine<'a> {
+    m: &'a Module,
+    d: Symbolic<'a>,
+    program: u8,
+    pub buffers: Vec<Buffer>,
+    budget: u64,
+    loops: Vec<(Op, i64)>,
+    calls: Vec<Op>,
+    arith: HashMap<Op, arith::ArithOp>,
+    math: HashMap<Op, math::MathOp>,
+}
+
+type Env = HashMap<Value, Val>;
+
+impl<'a> Machine<'a> {
+    pub fn new(m: &'a Module, store: &'a mut TermStore, program: u8, budget: u64) -> Self {
+        Machine {
+            m,
+            d: Symbolic { store, ops: 0 },
+            program,
+            buffers: Vec::new(),
+            budget,
+            loops: Vec::new(),
+            calls: Vec::new(),
+            arith: HashMap::new(),
+            math: HashMap::new(),
+        }
+    }
+
+    /// Operations executed so far.
+    pub fn ops(&self) -> u64 {
+        self.d.ops
+    }
+
+    pub fn store(&mut self) -> &mut TermStore {
+        self.d.store
+    }
+
+    /// Runs `kernel` on symbolic arguments: buffer `p` of each tensor
+    /// parameter holds `Input { param: p, .. }`, scalars are inputs too.
+    /// Returns the buffer of each parameter (`None` for scalars).
+    pub fn run_kernel(&mut self, kernel: Op) -> Result<Vec<Option<usize>>, ExecError> {
+        let m = self.m;
+        let entry = m.entry_block(kernel, 0).ok_or(ExecError::Unsupported {
+            op: kernel,
+            reason: "a function without a body".into(),
+        })?;
+        let params = func::kernel_params(m, kernel);
+        let mut env = Env::new();
+        let mut bufs = Vec::new();
+        for (p, &arg) in params.iter().zip(m.block_args(entry)) {
+            let param = p.index as u32;
+            match p.memref() {
+                Some(t) => {
+                    let size: i64 = t.shape.iter().product();
+                    let data = (0..size.max(0) as u32)
+                        .map(|offset| Some(self.d.store.intern(Node::Input { param, offset })))
+                        .collect();
+                    let b = self.new_buffer(t.shape.clone(), data, true);
+                    env.insert(arg, Val::Buf(b));
+                    bufs.push(Some(b));
+                }
+                None => {
+                    let t = self.d.store.intern(Node::Input { param, offset: 0 });
+                    env.insert(arg, Val::Term(t));
+                    bufs.push(None);
+                }
+            }
+        }
+        self.block(entry, &mut env)?;
+        Ok(bufs)
+    }
+
+    fn new_buffer(&mut self, shape: Vec<i64>, data: Vec<Option<TermId>>, record: bool) -> usize {
+        let n = data.len();
+        self.buffers.push(Buffer {
+            shape,
+            data,
+            live: true,
+            alloc: self.buffers.len() as u32,
+            writes: record.then(|| vec![None; n]),
+        });
+        self.buffers.len() - 1
+    }
+
+    fn block(&mut self, block: Block, env: &mut Env) -> Result<(), ExecError> {
+        let m = self.m;
+        for &op in m.block_ops(block) {
+            self.op(op, env)?;
+        }
+        Ok(())
+    }
+
+    fn region(&mut self, op: Op, region: usize, env: &mut Env) -> Result<(), ExecError> {
+        if let Some(b) = self.m.entry_block(op, region) {
+            self.block(b, env)?;
+        }
+        Ok(())
+    }
+
+    fn term(&self, op: Op, env: &Env, v: Value) -> Result<TermId, ExecError> {
+        match env.get(&v) {
+            Some(Val::Term(t)) => Ok(*t),
+            _ => Err(ExecError::Unsupported {
+                op,
+                reason: "an operand that is not a scalar defined before it".into(),
+            }),
+        }
+    }
+
+    fn buffer(&self, op: Op, env: &Env, v: Value) -> Result<usize, ExecError> {
+        match env.get(&v) {
+            Some(Val::Buf(b)) => Ok(*b),
+            _ => Err(ExecError::Unsupported {
+                op,
+                reason: "a memref operand that is not a buffer".into(),
+            }),
+        }
+    }
+
+    /// The concrete value of a term that must be constant.
+    fn concrete(&self, op: Op, t: TermId, what: &'static str) -> Result<i64, ExecError> {
+        match self.d.store.node(t) {
+            Node::Int { width, bits } => Ok(accc_interp::concrete::sext(*bits, *width)),
+            _ => Err(ExecError::DataDependent { op, what }),
+        }
+    }
+
+    fn fault(op: Op) -> impl Fn(Fault) -> ExecError {
+        move |fault| ExecError::Fault { op, fault }
+    }
+
+    fn check_budget(&self) -> Result<(), ExecError> {
+        if self.d.ops > self.budget {
+            return Err(ExecError::OverBudget { ops: self.budget });
+        }
+        Ok(())
+    }
+
+    /// The row-major offset of `index` in buffer `b`, bounds checked.
+    fn offset(&self, op: Op, b: usize, index: &[i64]) -> Result<usize, ExecError> {
+        let buf = &self.buffers[b];
+        if !buf.live {
+            return Err(ExecError::Fault {
+                op,
+                fault: Fault::Deallocated,
+            });
+        }
+        if index.len() != buf.shape.len() {
+            return Err(ExecError::Unsupported {
+                op,
+                reason: format!(
+                    "{} indices for a rank-{} memref",
+                    index.len(),
+                    buf.shape.len()
+                ),
+            });
+        }
+        let mut offset = 0i64;
+        for (dim, (&i, &size)) in index.iter().zip(&buf.shape).enumerate() {
+            if i < 0 || i >= size {
+                return Err(ExecError::Fault {
+                    op,
+                    fault: Fault::OutOfBounds {
+                        dim,
+                        index: i,
+                        size,
+                    },
+                });
+            }
+            offset = offset * size + i;
+        }
+        Ok(offset as usize)
+    }
+
+    /// The buffer and concrete indices of a load or store.
+    fn address(&mut self, op: Op, env: &Env) -> Result<(usize, Vec<i64>), ExecError> {
+        let m = self.m;
+        let name = m.op_name(op);
+        let operands = m.operands(op);
+        if name.starts_with("affine.") {
+            let (map, map_operands) = affine::access_map(m, op).ok_or(ExecError::Unsupported {
+                op,
+                reason: "an access without a map".into(),
+            })?;
+            let args: Vec<TermId> = map_operands
+                .iter()
+                .map(|v| self.term(op, env, *v))
+                .collect::<Result<_, _>>()?;
+            let results = affine::eval_map(&mut self.d, map, &args).map_err(Self::fault(op))?;
+            let index = results
+                .iter()
+                .map(|t| self.concrete(op, *t, "index"))
+                .collect::<Result<_, _>>()?;
+            let memref = affine::access_memref(m, op).expect("an affine access");
+            Ok((self.buffer(op, env, memref)?, index))
+        } else {
+            let first = usize::from(name == "memref.store");
+            let b = self.buffer(op, env, operands[first])?;
+            let index = operands[first + 1..]
+                .iter()
+                .map(|v| {
+                    let t = self.term(op, env, *v)?;
+                    self.concrete(op, t, "index")
+                })
+                .collect::<Result<_, _>>()?;
+            Ok((b, index))
+        }
+    }
+
+    fn op(&mut self, op: Op, env: &mut Env) -> Result<(), ExecError> {
+        let m = self.m;
+        let name = m.op_name(op);
+        let operands = m.operands(op);
+        let define = |env: &mut Env, t: TermId| {
+            env.insert(m.result(op, 0), Val::Term(t));
+        };
+        match name {
+            "affine.yield" | "scf.yield" | "func.return" => {
+                if !operands.is_empty() {
+                    return Err(ExecError::Unsupported {
+                        op,
+                        reason: "yielded or returned values".into(),
+                    });
+                }
+            }
+            _ if name.starts_with("arith.") => {
+                let resolved = match self.arith.get(&op) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = arith::resolve(m, op)
+                            .map_err(|reason| ExecError::Unsupported { op, reason })?;
+                        self.arith.insert(op, r.clone());
+                        r
+                    }
+                };
+                let args: Vec<TermId> = operands
+                    .iter()
+                    .map(|v| self.term(op, env, *v))
+                    .collect::<Result<_, _>>()?;
+                let t = arith::apply(&mut self.d, &resolved, &args).map_err(Self::fault(op))?;
+                define(env, t);
+            }
+            _ if name.starts_with("math.") => {
+                let resolved = match self.math.get(&op) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = math::resolve(m, op)
+                            .map_err(|reason| ExecError::Unsupported { op, reason })?;
+                        self.math.insert(op, r.clone());
+                        r
+                    }
+                };
+                let args: Vec<TermId> = operands
+                    .iter()
+                    .map(|v| self.term(op, env, *v))
+                    .collect::<Result<_, _>>()?;
+                let t = math::apply(&mut self.d, &resolved, &args).map_err(Self::fault(op))?;
+                define(env, t);
+            }
+            "affine.load" | "memref.load" => {
+                let (b, index) = self.address(op, env)?;
+                let offset = self.offset(op, b, &index)?;
+                self.d.ops += 1;
+                let t = match self.buffers[b].data[offset] {
+                    Some(t) => t,
+                    None => {
+                        let node = Node::Undef {
+                            program: self.program,
+                            alloc: self.buffers[b].alloc,
+                            offset: offset as u32,
+                        };
+                        self.d.store.intern(node)
+                    }
+                };
+                define(env, t);
+            }
+            "affine.store" | "memref.store" => {
+                let value = self.term(op, env, operands[0])?;
+                let (b, index) = self.address(op, env)?;
+                let offset = self.offset(op, b, &index)?;
+                self.d.ops += 1;
+                let iteration: Box<[(Op, i64)]> = match &self.buffers[b].writes {
+                    Some(_) => self.loops.clone().into_boxed_slice(),
+                    None => Box::default(),
+                };
+                let buf = &mut self.buffers[b];
+                buf.data[offset] = Some(value);
+                if let Some(w) = &mut buf.writes {
+                    w[offset] = Some(Write { op, iteration });
+                }
+            }
+            "affine.apply" | "affine.min" | "affine.max" => {
+                let map = m.attr(op, "map").and_then(Attribute::as_affine_map).ok_or(
+                    ExecError::Unsupported {
+                        op,
+                        reason: "a missing `map`".into(),
+                    },
+                )?;
+                let args: Vec<TermId> = operands
+                    .iter()
+                    .map(|v| self.term(op, env, *v))
+                    .collect::<Result<_, _>>()?;
+                let t = match name {
+                    "affine.apply" => affine::eval_map(&mut self.d, map, &args)
+                        .map_err(Self::fault(op))?
+                        .first()
+                        .copied()
+                        .ok_or(ExecError::Fault {
+                            op,
+                            fault: Fault::EmptyMap,
+                        })?,
+                    _ => affine::eval_extremum(&mut self.d, map, &args, name == "affine.max")
+                        .map_err(Self::fault(op))?,
+                };
+                define(env, t);
+            }
+            "affine.for" | "scf.for" => {
+                let (lb, ub, step) = if name == "affine.for" {
+                    let (lb, ub) = affine::for_bounds(m, op).ok_or(ExecError::Unsupported {
+                        op,
+                        reason: "malformed bounds".into(),
+                    })?;
+                    let bound = |this: &mut Self, b: &affine::Bound, max: bool| {
+                        let args: Vec<TermId> = b
+                            .operands
+                            .iter()
+                            .map(|v| this.term(op, env, *v))
+                            .collect::<Result<_, _>>()?;
+                        let t = affine::eval_extremum(&mut this.d, &b.map, &args, max)
+                            .map_err(Self::fault(op))?;
+                        this.concrete(op, t, "loop bound")
+                    };
+                    let lower = bound(self, &lb, true)?;
+                    let upper = bound(self, &ub, false)?;
+                    (lower, upper, affine::for_step(m, op).unwrap_or(1))
+                } else {
+                    let mut c = [0i64; 3];
+                    for (k, v) in operands.iter().take(3).enumerate() {
+                        let t = self.term(op, env, *v)?;
+                        c[k] = self.concrete(op, t, "loop bound")?;
+                    }
+                    (c[0], c[1], c[2])
+                };
+                if step <= 0 {
+                    return Err(ExecError::Fault {
+                        op,
+                        fault: Fault::NonPositiveStep(step),
+                    });
+                }
+                let Some(body) = m.entry_block(op, 0) else {
+                    return Ok(());
+                };
+                let iv = m.block_args(body).first().copied();
+                let mut i = lb;
+                while i < ub {
+                    self.check_budget()?;
+                    if let Some(iv) = iv {
+                        let t = self.d.store.int(64, i as u64);
+                        env.insert(iv, Val::Term(t));
+                    }
+                    self.loops.push((op, i));
+                    let r = self.block(body, env);
+                    self.loops.pop();
+                    r?;
+                    i = match i.checked_add(step) {
+                        Some(n) => n,
+                        None => break,
+                    };
+                }
+            }
+            "affine.if" | "scf.if" => {
+                let cond = if name == "scf.if" {
+                    self.term(op, env, operands[0])?
+                } else {
+                    let set = m
+                        .attr(op, "condition")
+                        .and_then(Attribute::as_integer_set)
+                        .ok_or(ExecError::Unsupported {
+                            op,
+                            reason: "a missing `condition`".into(),
+                        })?;
+                    let args: Vec<TermId> = operands
+                        .iter()
+                        .map(|v| self.term(op, env, *v))
+                        .collect::<Result<_, _>>()?;
+                    affine::eval_set(&mut self.d, set, &args).map_err(Self::fault(op))?
+                };
+                let taken = self.concrete(op, cond, "condition")? & 1 == 1;
+                if taken {
+                    self.region(op, 0, env)?;
+                } else if m.op_regions(op).len() > 1 {
+                    self.region(op, 1, env)?;
+                }
+            }
+            "memref.alloc" | "memref.alloca" => {
+                let ty = m.value_type(m.result(op, 0));
+                let Some(t) = ty.as_memref() else {
+                    return Err(ExecError::Unsupported {
+                        op,
+                        reason: "a non-memref allocation".into(),
+                    });
+                };
+                let size: i64 = t.shape.iter().product();
+                let b = self.new_buffer(t.shape.clone(), vec![None; size.max(0) as usize], false);
+                env.insert(m.result(op, 0), Val::Buf(b));
+            }
+            "memref.dealloc" => {
+                let b = self.buffer(op, env, operands[0])?;
+                if !self.buffers[b].live {
+                    return Err(ExecError::Fault {
+                        op,
+                        fault: Fault::Deallocated,
+                    });
+                }
+                self.buffers[b].live = false;
+            }
+            "memref.copy" => {
+                let src = self.buffer(op, env, operands[0])?;
+                let dst = self.buffer(op, env, operands[1])?;
+                if !self.buffers[src].live || !self.buffers[dst].live {
+                    return Err(ExecError::Fault {
+                        op,
+                        fault: Fault::Deallocated,
+                    });
+                }
+                if self.buffers[src].shape != self.buffers[dst].shape {
+                    return Err(ExecError::Unsupported {
+                        op,
+                        reason: "a copy between memrefs of different shapes".into(),
+                    });
+                }
+                let data = self.buffers[src].data.clone();
+                self.d.ops += data.len() as u64;
+                let iteration: Box<[(Op, i64)]> = self.loops.clone().into_boxed_slice();
+                let buf = &mut self.buffers[dst];
+                buf.data = data;
+                if let Some(w) = &mut buf.writes {
+                    for slot in w.iter_mut() {
+                        *slot = Some(Write {
+                            op,
+                            iteration: iteration.clone(),
+                        });
+                    }
+                }
+            }
+            "func.call" => {
+                let callee_name = m
+                    .attr(op, "callee")
+                    .and_then(Attribute::as_symbol)
+                    .unwrap_or("");
+                let callee = m.lookup_symbol(callee_name).ok_or(ExecError::Unsupported {
+                    op,
+                    reason: format!("a call to the undefined `@{callee_name}`"),
+                })?;
+                if self.calls.contains(&callee) {
+                    return Err(ExecError::Fault {
+                        op,
+                        fault: Fault::Recursion(callee_name.to_string()),
+                    });
+                }
+                let entry = m.entry_block(callee, 0).ok_or(ExecError::Unsupported {
+                    op,
+                    reason: format!("a call to `@{callee_name}`, which has no body"),
+                })?;
+                let mut inner = Env::new();
+                for (arg, v) in m.block_args(entry).iter().zip(operands) {
+                    let val = *env.get(v).ok_or(ExecError::Unsupported {
+                        op,
+                        reason: "an argument defined outside the function".into(),
+                    })?;
+                    inner.insert(*arg, val);
+                }
+                self.calls.push(callee);
+                let r = self.block(entry, &mut inner);
+                self.calls.pop();
+                r?;
+            }
+            _ => {
+                return Err(ExecError::Unsupported {
+                    op,
+                    reason: "an op the verifier does not know".into(),
+                })
+            }
+        }
+        Ok(())
+    }
+}

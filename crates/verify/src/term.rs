@@ -1,0 +1,602 @@
+//! Hash-consed terms in normal form: the values of symbolic execution.
+//!
+//! A term is a node over other terms, stored once ([`TermStore::intern`]),
+//! so two computations of the same value get the same [`TermId`] and
+//! comparing two outputs is comparing two integers. Equality of ids is
+//! sound (equal ids denote equal values on every input) because every
+//! normalization applied when a term is built is an identity of the
+//! operation's semantics:
+//!
+//! - integer `+`, `-` and `*` of one width build a polynomial with
+//!   coefficients modulo `2^width` over atoms (terms that are not
+//!   polynomials): wrap-around arithmetic is a commutative ring, so sums
+//!   and products in any order or grouping, `x - x`, `2 * x` and `x + x`
+//!   meet in one form;
+//! - operations on constants fold with the concrete semantics (the same
+//!   functions the interpreter runs);
+//! - float `+` and `*` order their two operands (IEEE addition and
+//!   multiplication are commutative, and NaN results are one canonical
+//!   NaN), but are never reassociated unless the store was created with
+//!   `fp_reassoc`, which the report then records;
+//! - `select` with equal arms is that arm; a few cast identities hold
+//!   (`trunc(ext(x)) = x`).
+//!
+//! Ids that differ do not prove values differ: a product too large to
+//! expand stays a product, and identities beyond these are not searched.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use accc_ir::dialects::arith::width_mask;
+use accc_ir::semantics::{
+    FloatCompare, FloatFormat, FloatOp, FloatUnary, IntCompare, IntOp, ScalarType,
+};
+
+/// A term in a [`TermStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TermId(pub u32);
+
+/// A product of atoms (sorted, with repetition), the key of a polynomial
+/// term.
+pub type Monomial = Box<[TermId]>;
+
+/// Products with more terms than this are not expanded.
+const MAX_POLY_TERMS: usize = 4096;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Node {
+    /// Element `offset` (row-major) of kernel argument `param`, as the
+    /// kernel receives it.
+    Input {
+        param: u32,
+        offset: u32,
+    },
+    /// Element `offset` of a buffer nobody wrote: allocation number
+    /// `alloc` of program `program` (0 or 1), so the two programs' never
+    /// meet.
+    Undef {
+        program: u8,
+        alloc: u32,
+        offset: u32,
+    },
+    Int {
+        width: u32,
+        bits: u64,
+    },
+    Float {
+        format: FloatFormat,
+        bits: u64,
+    },
+    /// `constant + Σ coeff · monomial`, coefficients non-zero modulo
+    /// `2^width`, monomials sorted; at least one term, and not a single
+    /// atom with coefficient 1 and no constant (that is the atom itself).
+    Poly {
+        width: u32,
+        constant: u64,
+        terms: Box<[(Monomial, u64)]>,
+    },
+    IntOp {
+        op: IntOp,
+        width: u32,
+        a: TermId,
+        b: TermId,
+    },
+    IntCompare {
+        cmp: IntCompare,
+        width: u32,
+        a: TermId,
+        b: TermId,
+    },
+    Select {
+        cond: TermId,
+        t: TermId,
+        f: TermId,
+    },
+    Resize {
+        a: TermId,
+        from: u32,
+        to: u32,
+        signed: bool,
+    },
+    FloatOp {
+        op: FloatOp,
+        format: FloatFormat,
+        a: TermId,
+        b: TermId,
+    },
+    /// Float `+` or `*` over a sorted multiset, only with `fp_reassoc`.
+    FloatAc {
+        op: FloatOp,
+        format: FloatFormat,
+        args: Box<[TermId]>,
+    },
+    FloatUnary {
+        op: FloatUnary,
+        format: FloatFormat,
+        a: TermId,
+    },
+    FloatCompare {
+        cmp: FloatCompare,
+        format: FloatFormat,
+        a: TermId,
+        b: TermId,
+    },
+    IntToFloat {
+        a: TermId,
+        from: u32,
+        signed: bool,
+        to: FloatFormat,
+    },
+    FloatToInt {
+        a: TermId,
+        from: FloatFormat,
+        to: u32,
+        signed: bool,
+    },
+    FloatConvert {
+        a: TermId,
+        from: FloatFormat,
+        to: FloatFormat,
+    },
+    Bitcast {
+        a: TermId,
+        from: ScalarType,
+        to: ScalarType,
+    },
+}
+
+/// A kernel argument as terms name it.
+#[derive(Clone, Debug)]
+pub struct InputInfo {
+    pub name: String,
+    pub shape: Vec<i64>,
+}
+
+/// The hash-consed terms of one verification.
+#[derive(Debug, Default)]
+pub struct TermStore {
+    nodes: Vec<Node>,
+    ids: HashMap<Node, TermId>,
+    /// Float `+` and `*` are associative too.
+    pub fp_reassoc: bool,
+    /// The kernel's arguments, for printing inputs.
+    pub inputs: Vec<InputInfo>,
+}
+
+impl TermStore {
+    pub fn new(fp_reassoc: bool) -> TermStore {
+        TermStore {
+            fp_reassoc,
+            ..TermStore::default()
+        }
+    }
+
+    /// The id of `node`, adding it if new.
+    pub fn intern(&mut self, node: Node) -> TermId {
+        if let Some(id) = self.ids.get(&node) {
+            return *id;
+        }
+        let id = TermId(self.nodes.len() as u32);
+        self.nodes.push(node.clone());
+        self.ids.insert(node, id);
+        id
+    }
+
+    pub fn node(&self, id: TermId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+
+    /// How many distinct terms exist.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn int(&mut self, width: u32, bits: u64) -> TermId {
+        self.intern(Node::Int {
+            width,
+            bits: bits & width_mask(width),
+        })
+    }
+
+    /// The constant bits of `id`, if it is an integer or float constant.
+    pub fn constant(&self, id: TermId) -> Option<u64> {
+        match self.node(id) {
+            Node::Int { bits, .. } | Node::Float { bits, .. } => Some(*bits),
+            _ => None,
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Integer polynomials
+    // -----------------------------------------------------------------
+
+    /// `id` as `(constant, terms)` of a polynomial of `width`.
+    fn as_poly(&self, id: TermId, width: u32) -> (u64, Vec<(Monomial, u64)>) {
+        match self.node(id) {
+            Node::Int { bits, .. } => (*bits, Vec::new()),
+            Node::Poly {
+                constant, terms, ..
+            } => (*constant, terms.to_vec()),
+            _ => (
+                0,
+                vec![(vec![id].into_boxed_slice(), 1 & width_mask(width))],
+            ),
+        }
+    }
+
+    /// The term of a polynomial in normal form.
+    fn from_poly(&mut self, width: u32, constant: u64, terms: Vec<(Monomial, u64)>) -> TermId {
+        let mask = width_mask(width);
+        let mut terms: Vec<(Monomial, u64)> = terms
+            .into_iter()
+            .map(|(mono, c)| (mono, c & mask))
+            .filter(|(_, c)| *c != 0)
+            .collect();
+        terms.sort_by(|a, b| a.0.cmp(&b.0));
+        let constant = constant & mask;
+        match terms.as_slice() {
+            [] => self.int(width, constant),
+            [(mono, 1)] if constant == 0 && mono.len() == 1 => mono[0],
+            _ => self.intern(Node::Poly {
+                width,
+                constant,
+                terms: terms.into_boxed_slice(),
+            }),
+        }
+    }
+
+    /// `a + k * b` on `width`-bit integers.
+    fn poly_add(&mut self, width: u32, a: TermId, b: TermId, k: u64) -> TermId {
+        let (ca, ta) = self.as_poly(a, width);
+        let (cb, tb) = self.as_poly(b, width);
+        let mut out = Vec::with_capacity(ta.len() + tb.len());
+        let (mut i, mut j) = (0, 0);
+        while i < ta.len() || j < tb.len() {
+            let take_a = j >= tb.len() || (i < ta.len() && ta[i].0 < tb[j].0);
+            let take_b = i >= ta.len() || (j < tb.len() && tb[j].0 < ta[i].0);
+            if take_a {
+                out.push(ta[i].clone());
+                i += 1;
+            } else if take_b {
+                out.push((tb[j].0.clone(), tb[j].1.wrapping_mul(k)));
+                j += 1;
+            } else {
+                out.push((
+                    ta[i].0.clone(),
+                    ta[i].1.wrapping_add(tb[j].1.wrapping_mul(k)),
+                ));
+                i += 1;
+                j += 1;
+            }
+        }
+        self.from_poly(width, ca.wrapping_add(cb.wrapping_mul(k)), out)
+    }
+
+    /// `a * b` on `width`-bit integers, expanded unless too large.
+    fn poly_mul(&mut self, width: u32, a: TermId, b: TermId) -> TermId {
+        let (ca, ta) = self.as_poly(a, width);
+        let (cb, tb) = self.as_poly(b, width);
+        let size = (ta.len() + 1) * (tb.len() + 1);
+        if size > MAX_POLY_TERMS {
+            let (a, b) = (a.min(b), a.max(b));
+            return self.intern(Node::IntOp {
+                op: IntOp::Mul,
+                width,
+                a,
+                b,
+            });
+        }
+        let mut acc: HashMap<Monomial, u64> = HashMap::new();
+        let mut add = |mono: Monomial, c: u64| {
+            let e = acc.entry(mono).or_insert(0);
+            *e = e.wrapping_add(c);
+        };
+        for (ma, xa) in &ta {
+            add(ma.clone(), xa.wrapping_mul(cb));
+            for (mb, xb) in &tb {
+                let mut mono: Vec<TermId> = ma.iter().chain(mb.iter()).copied().collect();
+                mono.sort();
+                add(mono.into_boxed_slice(), xa.wrapping_mul(*xb));
+            }
+        }
+        for (mb, xb) in &tb {
+            add(mb.clone(), xb.wrapping_mul(ca));
+        }
+        let terms = acc.into_iter().collect();
+        self.from_poly(width, ca.wrapping_mul(cb), terms)
+    }
+
+    /// An integer operation on two non-constant-folded terms.
+    pub fn int_op(&mut self, op: IntOp, width: u32, a: TermId, b: TermId) -> TermId {
+        match op {
+            IntOp::Add => self.poly_add(width, a, b, 1),
+            IntOp::Sub => self.poly_add(width, a, b, width_mask(width)),
+            IntOp::Mul => self.poly_mul(width, a, b),
+            IntOp::And | IntOp::Or | IntOp::Xor => {
+                let (a, b) = (a.min(b), a.max(b));
+                if a == b && op != IntOp::Xor {
+                    return a;
+                }
+                self.intern(Node::IntOp { op, width, a, b })
+            }
+            _ => self.intern(Node::IntOp { op, width, a, b }),
+        }
+    }
+
+    /// Float `+`/`*` of two terms: operands ordered, or flattened into a
+    /// multiset with `fp_reassoc`.
+    pub fn float_comm(&mut self, op: FloatOp, format: FloatFormat, a: TermId, b: TermId) -> TermId {
+        if !self.fp_reassoc {
+            let (a, b) = (a.min(b), a.max(b));
+            return self.intern(Node::FloatOp { op, format, a, b });
+        }
+        let mut args = Vec::new();
+        for x in [a, b] {
+            match self.node(x) {
+                Node::FloatAc {
+                    op: o,
+                    format: f,
+                    args: xs,
+                } if *o == op && *f == format => args.extend_from_slice(xs),
+                _ => args.push(x),
+            }
+        }
+        args.sort();
+        self.intern(Node::FloatAc {
+            op,
+            format,
+            args: args.into_boxed_slice(),
+        })
+    }
+
+    // -----------------------------------------------------------------
+    // Printing
+    // -----------------------------------------------------------------
+
+    /// `id` as text, at most about `limit` characters (longer terms are
+    /// cut with `…`).
+    pub fn show(&self, id: TermId, limit: usize) -> String {
+        let mut out = String::new();
+        self.write(id, &mut out, limit);
+        if out.len() > limit {
+            let mut cut = limit;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+            out.push('…');
+        }
+        out
+    }
+
+    fn write(&self, id: TermId, out: &mut String, limit: usize) {
+        if out.len() > limit {
+            return;
+        }
+        let list = |this: &Self, out: &mut String, name: &str, xs: &[TermId]| {
+            out.push_str(name);
+            out.push('(');
+            for (i, x) in xs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                this.write(*x, out, limit);
+            }
+            out.push(')');
+        };
+        match self.node(id) {
+            Node::Input { param, offset } => {
+                let info = self.inputs.get(*param as usize);
+                let name = info.map_or("arg", |i| i.name.as_str());
+                out.push_str(name);
+                out.push('[');
+                let shape = info.map(|i| i.shape.as_slice()).unwrap_or(&[]);
+                out.push_str(&unflatten(*offset as i64, shape));
+                out.push(']');
+            }
+            Node::Undef {
+                program, offset, ..
+            } => {
+                let _ = write!(out, "uninit{}[{offset}]", program);
+            }
+            Node::Int { width, bits } => {
+                let v = accc_interp::concrete::sext(*bits, *width);
+                let _ = write!(out, "{v}");
+            }
+            Node::Float { format, bits } => {
+                let _ = write!(out, "{:?}(0x{bits:x})", format);
+            }
+            Node::Poly {
+                width,
+                constant,
+                terms,
+            } => {
+                out.push('(');
+                for (i, (mono, c)) in terms.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(" + ");
+                    }
+                    let c = accc_interp::concrete::sext(*c, *width);
+                    if c != 1 {
+                        let _ = write!(out, "{c}*");
+                    }
+                    for (k, atom) in mono.iter().enumerate() {
+                        if k > 0 {
+                            out.push('*');
+                        }
+                        self.write(*atom, out, limit);
+                    }
+                }
+                if *constant != 0 {
+                    let _ = write!(out, " + {}", accc_interp::concrete::sext(*constant, *width));
+                }
+                out.push(')');
+            }
+            Node::IntOp { op, a, b, .. } => {
+                list(self, out, &format!("{op:?}").to_lowercase(), &[*a, *b])
+            }
+            Node::IntCompare { cmp, a, b, .. } => {
+                list(self, out, &format!("cmp_{cmp:?}").to_lowercase(), &[*a, *b])
+            }
+            Node::Select { cond, t, f } => list(self, out, "select", &[*cond, *t, *f]),
+            Node::Resize {
+                a,
+                from,
+                to,
+                signed,
+            } => {
+                let name = if to < from {
+                    format!("trunc_i{to}")
+                } else if *signed {
+                    format!("sext_i{to}")
+                } else {
+                    format!("zext_i{to}")
+                };
+                list(self, out, &name, &[*a]);
+            }
+            Node::FloatOp { op, a, b, .. } => {
+                list(self, out, &format!("{op:?}f").to_lowercase(), &[*a, *b])
+            }
+            Node::FloatAc { op, args, .. } => {
+                list(self, out, &format!("{op:?}f*").to_lowercase(), args)
+            }
+            Node::FloatUnary { op, a, .. } => {
+                list(self, out, &format!("{op:?}").to_lowercase(), &[*a])
+            }
+            Node::FloatCompare { cmp, a, b, .. } => list(
+                self,
+                out,
+                &format!("cmpf_{cmp:?}").to_lowercase(),
+                &[*a, *b],
+            ),
+            Node::IntToFloat { a, to, signed, .. } => {
+                let name = format!("{}itofp_{to:?}", if *signed { "s" } else { "u" });
+                list(self, out, &name.to_lowercase(), &[*a]);
+            }
+            Node::FloatToInt { a, to, signed, .. } => {
+                let name = format!("fpto{}i_i{to}", if *signed { "s" } else { "u" });
+                list(self, out, &name, &[*a]);
+            }
+            Node::FloatConvert { a, to, .. } => {
+                list(self, out, &format!("fconv_{to:?}").to_lowercase(), &[*a])
+            }
+            Node::Bitcast { a, to, .. } => list(self, out, &format!("bitcast_{to:?}"), &[*a]),
+        }
+    }
+}
+
+/// `offset` as a row-major index of `shape`, `i, j, ...`.
+pub fn unflatten(offset: i64, shape: &[i64]) -> String {
+    if shape.is_empty() {
+        return if offset == 0 {
+            String::new()
+        } else {
+            offset.to_string()
+        };
+    }
+    let mut rest = offset;
+    let mut index = vec![0; shape.len()];
+    for (d, size) in shape.iter().enumerate().rev() {
+        let size = (*size).max(1);
+        index[d] = rest % size;
+        rest /= size;
+    }
+    index
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn atoms(s: &mut TermStore) -> (TermId, TermId, TermId) {
+        let a = s.intern(Node::Input {
+            param: 0,
+            offset: 0,
+        });
+        let b = s.intern(Node::Input {
+            param: 0,
+            offset: 1,
+        });
+        let c = s.intern(Node::Input {
+            param: 0,
+            offset: 2,
+        });
+        (a, b, c)
+    }
+
+    #[test]
+    fn integer_sums_meet_in_any_order_and_grouping() {
+        let mut s = TermStore::new(false);
+        let (a, b, c) = atoms(&mut s);
+        let ab = s.int_op(IntOp::Add, 32, a, b);
+        let left = s.int_op(IntOp::Add, 32, ab, c);
+        let bc = s.int_op(IntOp::Add, 32, c, b);
+        let right = s.int_op(IntOp::Add, 32, bc, a);
+        assert_eq!(left, right);
+        // a * (b + c) == a*c + b*a
+        let prod = s.int_op(IntOp::Mul, 32, a, bc);
+        let ac = s.int_op(IntOp::Mul, 32, a, c);
+        let ba = s.int_op(IntOp::Mul, 32, b, a);
+        let sum = s.int_op(IntOp::Add, 32, ac, ba);
+        assert_eq!(prod, sum);
+    }
+
+    #[test]
+    fn cancellation_and_wraparound_coefficients() {
+        let mut s = TermStore::new(false);
+        let (a, b, _) = atoms(&mut s);
+        let ab = s.int_op(IntOp::Add, 8, a, b);
+        let back = s.int_op(IntOp::Sub, 8, ab, b);
+        assert_eq!(back, a);
+        // 128*a + 128*a == 0 on 8 bits.
+        let k = s.int(8, 128);
+        let ka = s.int_op(IntOp::Mul, 8, k, a);
+        let twice = s.int_op(IntOp::Add, 8, ka, ka);
+        assert_eq!(twice, s.int(8, 0));
+    }
+
+    #[test]
+    fn float_sums_commute_but_do_not_reassociate() {
+        let mut s = TermStore::new(false);
+        let (a, b, c) = atoms(&mut s);
+        let f = FloatFormat::F32;
+        let ab = s.float_comm(FloatOp::Add, f, a, b);
+        let ba = s.float_comm(FloatOp::Add, f, b, a);
+        assert_eq!(ab, ba);
+        let left = s.float_comm(FloatOp::Add, f, ab, c);
+        let bc = s.float_comm(FloatOp::Add, f, b, c);
+        let right = s.float_comm(FloatOp::Add, f, a, bc);
+        assert_ne!(left, right);
+
+        let mut r = TermStore::new(true);
+        let (a, b, c) = atoms(&mut r);
+        let ab = r.float_comm(FloatOp::Add, f, a, b);
+        let left = r.float_comm(FloatOp::Add, f, ab, c);
+        let bc = r.float_comm(FloatOp::Add, f, b, c);
+        let right = r.float_comm(FloatOp::Add, f, a, bc);
+        assert_eq!(left, right);
+    }
+
+    #[test]
+    fn terms_print_with_input_names_and_indices() {
+        let mut s = TermStore::new(false);
+        s.inputs.push(InputInfo {
+            name: "A".into(),
+            shape: vec![2, 3],
+        });
+        let (a, b, _) = atoms(&mut s);
+        let three = s.int(32, 3);
+        let tb = s.int_op(IntOp::Mul, 32, three, b);
+        let sum = s.int_op(IntOp::Add, 32, a, tb);
+        assert_eq!(s.show(sum, 100), "(A[0, 0] + 3*A[0, 1])");
+        assert_eq!(s.show(sum, 5), "(A[0,…");
+    }
+}
