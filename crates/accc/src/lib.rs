@@ -20,6 +20,7 @@ pub use accc_ir::diag::{render as render_diagnostics, Diagnostic, SourceFile, Sp
 pub use accc_passes as passes;
 pub use accc_targets as targets;
 pub use accc_tensor as tensor;
+pub use accc_verify as verify;
 
 pub mod run;
 

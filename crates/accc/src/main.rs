@@ -103,6 +103,35 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
     },
+    /// Prove a schedule's steps equivalent, one by one, by symbolic
+    /// execution; or compare two schedules (`--against`) or two IR files
+    /// (`--equiv A.mlir B.mlir`). Exits 0 only when everything is
+    /// equivalent.
+    Verify {
+        /// The .acc source file (not with --equiv).
+        file: Option<PathBuf>,
+        /// The kernel (needed when the file, or the IR files, have several).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// The schedule whose steps to verify.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Compare the result of --schedule with that of this schedule of
+        /// the same kernel.
+        #[arg(long, value_name = "S2", requires = "schedule")]
+        against: Option<String>,
+        /// Compare two IR files with the same kernel signature.
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["file", "schedule"])]
+        equiv: Vec<PathBuf>,
+        /// Treat float `+` and `*` as associative (reordered float
+        /// reductions are then accepted).
+        #[arg(long)]
+        fp_reassoc: bool,
+        /// Symbolic operations allowed per kernel run; beyond it the
+        /// verdict is `unknown`.
+        #[arg(long, default_value_t = 20_000_000)]
+        budget: u64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -235,6 +264,134 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             };
             run_command(cli, file, kernel.as_deref(), schedule.as_deref(), options)
         }
+        Command::Verify {
+            file,
+            kernel,
+            schedule,
+            against,
+            equiv,
+            fp_reassoc,
+            budget,
+        } => {
+            let options = accc::verify::Options {
+                fp_reassoc: *fp_reassoc,
+                budget: *budget,
+            };
+            verify_command(
+                cli,
+                file.as_deref(),
+                kernel.as_deref(),
+                schedule.as_deref(),
+                against.as_deref(),
+                equiv,
+                &options,
+            )
+        }
+    }
+}
+
+/// One verified comparison: what was compared and the outcome.
+struct Checked {
+    what: String,
+    outcome: accc::verify::Outcome,
+}
+
+fn verify_command(
+    cli: &Cli,
+    file: Option<&Path>,
+    kernel: Option<&str>,
+    schedule: Option<&str>,
+    against: Option<&str>,
+    equiv: &[PathBuf],
+    options: &accc::verify::Options,
+) -> Result<(), Reported> {
+    let mut checked: Vec<Checked> = Vec::new();
+    if let [a, b] = equiv {
+        let (sa, sb) = (read_source(cli, a)?, read_source(cli, b)?);
+        let ma = parse_module(&sa).map_err(|d| report(cli, &sa, &d))?;
+        let mb = parse_module(&sb).map_err(|d| report(cli, &sb, &d))?;
+        let k = accc::run::pick_kernel(&ma, kernel).map_err(|e| fail(cli, &e.to_string()))?;
+        checked.push(Checked {
+            what: format!("{} == {}", a.display(), b.display()),
+            outcome: accc::verify::verify(&ma, &mb, &k, options),
+        });
+    } else {
+        let Some(file) = file else {
+            return Err(fail(
+                cli,
+                "give an .acc file with --schedule, or --equiv A.mlir B.mlir",
+            ));
+        };
+        let Some(schedule) = schedule else {
+            return Err(fail(cli, "give the schedule to verify: --schedule NAME"));
+        };
+        let source = read_source(cli, file)?;
+        let compile = |s: &str| {
+            let options = CompileOptions {
+                kernel: kernel.map(str::to_string),
+                schedule: Some(s.to_string()),
+            };
+            accc::compile_traced(&source, &options).map_err(|d| report(cli, &source, &d))
+        };
+        let (module, trace) = compile(schedule)?;
+        let k = accc::run::pick_kernel(&module, kernel).map_err(|e| fail(cli, &e.to_string()))?;
+        match against {
+            Some(other) => {
+                let (theirs, _) = compile(other)?;
+                checked.push(Checked {
+                    what: format!("schedule {schedule} == schedule {other}"),
+                    outcome: accc::verify::verify(&module, &theirs, &k, options),
+                });
+            }
+            None => {
+                for (i, entry) in trace.steps.iter().enumerate() {
+                    checked.push(Checked {
+                        what: format!("step {}: {}", i + 1, entry.step),
+                        outcome: accc::verify::verify(&entry.before, &entry.after, &k, options),
+                    });
+                }
+            }
+        }
+    }
+    let all = checked.iter().all(|c| c.outcome.verdict.is_equivalent());
+    if cli.json {
+        let items: Vec<_> = checked
+            .iter()
+            .map(|c| serde_json::json!({ "what": c.what, "outcome": c.outcome }))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "equivalent": all, "checks": items })
+        );
+    } else {
+        if checked.is_empty() {
+            println!("the schedule has no steps: nothing to verify");
+        }
+        for c in &checked {
+            let o = &c.outcome;
+            println!(
+                "{}: {} ({}{}, {:.1} ms, {} ops, {} terms)",
+                c.what,
+                o.verdict.word(),
+                o.method,
+                if o.fp_reassoc { ", fp-reassoc" } else { "" },
+                o.millis,
+                o.ops,
+                o.terms
+            );
+            match &o.verdict {
+                accc::verify::Verdict::NotEquivalent { counterexample } => {
+                    print!("{}", counterexample.render())
+                }
+                accc::verify::Verdict::Unknown { reason } => println!("  {reason}"),
+                accc::verify::Verdict::Equivalent => {}
+            }
+        }
+    }
+    if all {
+        Ok(())
+    } else {
+        Err(Reported)
     }
 }
 

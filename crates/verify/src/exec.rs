@@ -304,11 +304,11 @@ impl<'a> Machine<'a> {
             }
             _ if name.starts_with("arith.") => {
                 let resolved = match self.arith.get(&op) {
-                    Some(r) => r.clone(),
+                    Some(r) => *r,
                     None => {
                         let r = arith::resolve(m, op)
                             .map_err(|reason| ExecError::Unsupported { op, reason })?;
-                        self.arith.insert(op, r.clone());
+                        self.arith.insert(op, r);
                         r
                     }
                 };
@@ -321,11 +321,11 @@ impl<'a> Machine<'a> {
             }
             _ if name.starts_with("math.") => {
                 let resolved = match self.math.get(&op) {
-                    Some(r) => r.clone(),
+                    Some(r) => *r,
                     None => {
                         let r = math::resolve(m, op)
                             .map_err(|reason| ExecError::Unsupported { op, reason })?;
-                        self.math.insert(op, r.clone());
+                        self.math.insert(op, r);
                         r
                     }
                 };

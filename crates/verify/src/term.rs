@@ -229,7 +229,7 @@ impl TermStore {
     }
 
     /// The term of a polynomial in normal form.
-    fn from_poly(&mut self, width: u32, constant: u64, terms: Vec<(Monomial, u64)>) -> TermId {
+    fn intern_poly(&mut self, width: u32, constant: u64, terms: Vec<(Monomial, u64)>) -> TermId {
         let mask = width_mask(width);
         let mut terms: Vec<(Monomial, u64)> = terms
             .into_iter()
@@ -273,7 +273,7 @@ impl TermStore {
                 j += 1;
             }
         }
-        self.from_poly(width, ca.wrapping_add(cb.wrapping_mul(k)), out)
+        self.intern_poly(width, ca.wrapping_add(cb.wrapping_mul(k)), out)
     }
 
     /// `a * b` on `width`-bit integers, expanded unless too large.
@@ -307,7 +307,7 @@ impl TermStore {
             add(mb.clone(), xb.wrapping_mul(ca));
         }
         let terms = acc.into_iter().collect();
-        self.from_poly(width, ca.wrapping_mul(cb), terms)
+        self.intern_poly(width, ca.wrapping_mul(cb), terms)
     }
 
     /// An integer operation on two non-constant-folded terms.
