@@ -19,7 +19,9 @@
 //!   produced IR the verifier rejects: `apply` verifies after each step) or
 //!   a panic fails the test;
 //! - an applied step leaves a module whose outputs on the interpreter are
-//!   bit-identical to the unscheduled kernel's on the same seeded inputs;
+//!   bit-identical to the unscheduled kernel's on the same seeded inputs,
+//!   and that the verifier (`accc-verify`) proves equivalent to the module
+//!   before the step;
 //! - for about one case in four, the final module, compiled as C, gives the
 //!   same outputs too.
 //!
@@ -38,6 +40,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use accc::run::{run_kernel, RunError, RunOptions, Target};
+use accc::verify::Options as VerifyOptions;
 use accc_ir::diag::SourceFile;
 use accc_ir::Module;
 use accc_passes::schedule::{loop_names, Arg, ArgValue, LoopRef, Schedule, Step};
@@ -664,6 +667,14 @@ fn check_case(k: &Kernel, base: &Module, case: &Case) -> Result<CaseOutcome, Tes
                 if let Some(difference) = first_difference(&expected, &got) {
                     return Err(fail(
                         format!("after `{step}` on the interpreter: {difference}"),
+                        &applied,
+                    ));
+                }
+                // The verifier proves the step (it must accept every legal one).
+                let proof = accc::verify::verify(&before, &m, k.name, &VerifyOptions::default());
+                if !proof.verdict.is_equivalent() {
+                    return Err(fail(
+                        format!("the verifier does not prove `{step}`: {:?}", proof.verdict),
                         &applied,
                     ));
                 }
