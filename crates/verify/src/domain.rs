@@ -25,6 +25,11 @@ impl Symbolic<'_> {
     fn c(&self, v: &TermId) -> Option<u64> {
         self.store.constant(*v)
     }
+
+    /// The normal form of an operand (sums in progress become polynomials).
+    fn canon(&mut self, v: &TermId) -> TermId {
+        self.store.canonical(*v)
+    }
 }
 
 impl Domain for Symbolic<'_> {
@@ -49,6 +54,7 @@ impl Domain for Symbolic<'_> {
 
     fn int_compare(&mut self, cmp: IntCompare, width: u32, a: &TermId, b: &TermId) -> TermId {
         self.ops += 1;
+        let (a, b) = (&self.canon(a), &self.canon(b));
         if let (Some(x), Some(y)) = (self.c(a), self.c(b)) {
             let bits = Concrete.int_compare(cmp, width, &x, &y);
             return self.store.int(1, bits);
@@ -66,6 +72,7 @@ impl Domain for Symbolic<'_> {
 
     fn select(&mut self, cond: &TermId, t: &TermId, f: &TermId) -> TermId {
         self.ops += 1;
+        let (cond, t, f) = (&self.canon(cond), &self.canon(t), &self.canon(f));
         if let Some(c) = self.c(cond) {
             return if c & 1 == 1 { *t } else { *f };
         }
@@ -81,6 +88,7 @@ impl Domain for Symbolic<'_> {
 
     fn int_resize(&mut self, a: &TermId, from: u32, to: u32, signed: bool) -> TermId {
         self.ops += 1;
+        let a = &self.canon(a);
         if let Some(x) = self.c(a) {
             let bits = Concrete.int_resize(&x, from, to, signed);
             return self.store.int(to, bits);
@@ -155,6 +163,7 @@ impl Domain for Symbolic<'_> {
 
     fn int_to_float(&mut self, a: &TermId, from: u32, signed: bool, to: FloatFormat) -> TermId {
         self.ops += 1;
+        let a = &self.canon(a);
         if let Some(x) = self.c(a) {
             let bits = Concrete.int_to_float(&x, from, signed, to);
             return self.float(to, bits);
@@ -195,6 +204,7 @@ impl Domain for Symbolic<'_> {
 
     fn bitcast(&mut self, a: &TermId, from: ScalarType, to: ScalarType) -> TermId {
         self.ops += 1;
+        let a = &self.canon(a);
         if let Some(x) = self.c(a) {
             return match to {
                 ScalarType::Int(w) => self.store.int(w, x),

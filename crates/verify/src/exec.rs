@@ -197,7 +197,8 @@ impl<'a> Machine<'a> {
     }
 
     /// The concrete value of a term that must be constant.
-    fn concrete(&self, op: Op, t: TermId, what: &'static str) -> Result<i64, ExecError> {
+    fn concrete(&mut self, op: Op, t: TermId, what: &'static str) -> Result<i64, ExecError> {
+        let t = self.d.store.canonical(t);
         match self.d.store.node(t) {
             Node::Int { width, bits } => Ok(accc_interp::concrete::sext(*bits, *width)),
             _ => Err(ExecError::DataDependent { op, what }),

@@ -212,6 +212,8 @@ fn decide(
         };
         let (x, y) = (&buffers0[b0], &buffers1[b1]);
         for (offset, (t0, t1)) in x.data.iter().zip(&y.data).enumerate() {
+            let mut canonical = |t: &Option<TermId>| t.map(|t| store.canonical(t));
+            let (t0, t1) = (&canonical(t0), &canonical(t1));
             if t0 == t1 {
                 continue;
             }

@@ -75,6 +75,17 @@ pub enum Node {
         constant: u64,
         terms: Box<[(Monomial, u64)]>,
     },
+    /// `base + k · add`, an integer sum not yet in normal form: a
+    /// reduction adds one term per iteration, and keeping the partial
+    /// sums as a chain makes each addition O(1). [`TermStore::canonical`]
+    /// gives the polynomial it stands for, which is what every other
+    /// operation and the comparison of outputs see.
+    Sum {
+        width: u32,
+        base: TermId,
+        add: TermId,
+        k: u64,
+    },
     IntOp {
         op: IntOp,
         width: u32,
@@ -156,7 +167,9 @@ pub struct InputInfo {
 #[derive(Debug, Default)]
 pub struct TermStore {
     nodes: Vec<Node>,
-    ids: HashMap<Node, TermId>,
+    ids: HashMap<Node, TermId, FxBuild>,
+    /// The normal form of each [`Node::Sum`] canonicalized so far.
+    canonical: HashMap<TermId, TermId, FxBuild>,
     /// Float `+` and `*` are associative too.
     pub fp_reassoc: bool,
     /// The kernel's arguments, for printing inputs.
@@ -249,33 +262,6 @@ impl TermStore {
         }
     }
 
-    /// `a + k * b` on `width`-bit integers.
-    fn poly_add(&mut self, width: u32, a: TermId, b: TermId, k: u64) -> TermId {
-        let (ca, ta) = self.as_poly(a, width);
-        let (cb, tb) = self.as_poly(b, width);
-        let mut out = Vec::with_capacity(ta.len() + tb.len());
-        let (mut i, mut j) = (0, 0);
-        while i < ta.len() || j < tb.len() {
-            let take_a = j >= tb.len() || (i < ta.len() && ta[i].0 < tb[j].0);
-            let take_b = i >= ta.len() || (j < tb.len() && tb[j].0 < ta[i].0);
-            if take_a {
-                out.push(ta[i].clone());
-                i += 1;
-            } else if take_b {
-                out.push((tb[j].0.clone(), tb[j].1.wrapping_mul(k)));
-                j += 1;
-            } else {
-                out.push((
-                    ta[i].0.clone(),
-                    ta[i].1.wrapping_add(tb[j].1.wrapping_mul(k)),
-                ));
-                i += 1;
-                j += 1;
-            }
-        }
-        self.intern_poly(width, ca.wrapping_add(cb.wrapping_mul(k)), out)
-    }
-
     /// `a * b` on `width`-bit integers, expanded unless too large.
     fn poly_mul(&mut self, width: u32, a: TermId, b: TermId) -> TermId {
         let (ca, ta) = self.as_poly(a, width);
@@ -290,7 +276,7 @@ impl TermStore {
                 b,
             });
         }
-        let mut acc: HashMap<Monomial, u64> = HashMap::new();
+        let mut acc: HashMap<Monomial, u64, FxBuild> = HashMap::default();
         let mut add = |mono: Monomial, c: u64| {
             let e = acc.entry(mono).or_insert(0);
             *e = e.wrapping_add(c);
@@ -310,11 +296,54 @@ impl TermStore {
         self.intern_poly(width, ca.wrapping_mul(cb), terms)
     }
 
-    /// An integer operation on two non-constant-folded terms.
+    /// The normal form of `id`: the polynomial a [`Node::Sum`] chain
+    /// stands for, else `id` itself.
+    pub fn canonical(&mut self, id: TermId) -> TermId {
+        let Node::Sum { width, .. } = *self.node(id) else {
+            return id;
+        };
+        if let Some(c) = self.canonical.get(&id) {
+            return *c;
+        }
+        let mask = width_mask(width);
+        let mut constant = 0u64;
+        let mut terms: HashMap<Monomial, u64, FxBuild> = HashMap::default();
+        let mut stack = vec![(id, 1u64)];
+        while let Some((t, c)) = stack.pop() {
+            let t = match self.node(t) {
+                Node::Sum { base, add, k, .. } if !self.canonical.contains_key(&t) => {
+                    stack.push((*base, c));
+                    stack.push((*add, c.wrapping_mul(*k)));
+                    continue;
+                }
+                Node::Sum { .. } => self.canonical[&t],
+                _ => t,
+            };
+            let (tc, tt) = self.as_poly(t, width);
+            constant = constant.wrapping_add(tc.wrapping_mul(c));
+            for (mono, x) in tt {
+                let e = terms.entry(mono).or_insert(0);
+                *e = e.wrapping_add(x.wrapping_mul(c)) & mask;
+            }
+        }
+        let result = self.intern_poly(width, constant, terms.into_iter().collect());
+        self.canonical.insert(id, result);
+        result
+    }
+
+    /// An integer operation on two terms, not both constants.
     pub fn int_op(&mut self, op: IntOp, width: u32, a: TermId, b: TermId) -> TermId {
+        if let IntOp::Add | IntOp::Sub = op {
+            let k = if op == IntOp::Add { 1 } else { width_mask(width) };
+            return self.intern(Node::Sum {
+                width,
+                base: a,
+                add: b,
+                k,
+            });
+        }
+        let (a, b) = (self.canonical(a), self.canonical(b));
         match op {
-            IntOp::Add => self.poly_add(width, a, b, 1),
-            IntOp::Sub => self.poly_add(width, a, b, width_mask(width)),
             IntOp::Mul => self.poly_mul(width, a, b),
             IntOp::And | IntOp::Or | IntOp::Xor => {
                 let (a, b) = (a.min(b), a.max(b));
@@ -436,6 +465,17 @@ impl TermStore {
                 }
                 out.push(')');
             }
+            Node::Sum { width, base, add, k } => {
+                out.push('(');
+                self.write(*base, out, limit);
+                let k = accc_interp::concrete::sext(*k, *width);
+                let _ = write!(out, " {} ", if k < 0 { "-" } else { "+" });
+                if k.unsigned_abs() != 1 {
+                    let _ = write!(out, "{}*", k.unsigned_abs());
+                }
+                self.write(*add, out, limit);
+                out.push(')');
+            }
             Node::IntOp { op, a, b, .. } => {
                 list(self, out, &format!("{op:?}").to_lowercase(), &[*a, *b])
             }
@@ -486,6 +526,48 @@ impl TermStore {
             }
             Node::Bitcast { a, to, .. } => list(self, out, &format!("bitcast_{to:?}"), &[*a]),
         }
+    }
+}
+
+/// FxHash (rotate, xor, multiply): much faster than SipHash on the small
+/// keys terms are, and no denial-of-service concern applies here.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FxBuild;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x517c_c1b7_2722_0a95;
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(FX_SEED);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl std::hash::BuildHasher for FxBuild {
+    type Hasher = FxHasher;
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher::default()
     }
 }
 
@@ -540,13 +622,14 @@ mod tests {
         let left = s.int_op(IntOp::Add, 32, ab, c);
         let bc = s.int_op(IntOp::Add, 32, c, b);
         let right = s.int_op(IntOp::Add, 32, bc, a);
-        assert_eq!(left, right);
+        assert_ne!(left, right, "sums in progress are chains");
+        assert_eq!(s.canonical(left), s.canonical(right));
         // a * (b + c) == a*c + b*a
         let prod = s.int_op(IntOp::Mul, 32, a, bc);
         let ac = s.int_op(IntOp::Mul, 32, a, c);
         let ba = s.int_op(IntOp::Mul, 32, b, a);
         let sum = s.int_op(IntOp::Add, 32, ac, ba);
-        assert_eq!(prod, sum);
+        assert_eq!(prod, s.canonical(sum));
     }
 
     #[test]
@@ -555,12 +638,12 @@ mod tests {
         let (a, b, _) = atoms(&mut s);
         let ab = s.int_op(IntOp::Add, 8, a, b);
         let back = s.int_op(IntOp::Sub, 8, ab, b);
-        assert_eq!(back, a);
+        assert_eq!(s.canonical(back), a);
         // 128*a + 128*a == 0 on 8 bits.
         let k = s.int(8, 128);
         let ka = s.int_op(IntOp::Mul, 8, k, a);
         let twice = s.int_op(IntOp::Add, 8, ka, ka);
-        assert_eq!(twice, s.int(8, 0));
+        assert_eq!(s.canonical(twice), s.int(8, 0));
     }
 
     #[test]
@@ -596,6 +679,8 @@ mod tests {
         let three = s.int(32, 3);
         let tb = s.int_op(IntOp::Mul, 32, three, b);
         let sum = s.int_op(IntOp::Add, 32, a, tb);
+        assert_eq!(s.show(sum, 100), "(A[0, 0] + (3*A[0, 1]))");
+        let sum = s.canonical(sum);
         assert_eq!(s.show(sum, 100), "(A[0, 0] + 3*A[0, 1])");
         assert_eq!(s.show(sum, 5), "(A[0,…");
     }
