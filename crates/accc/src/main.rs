@@ -344,10 +344,18 @@ fn verify_command(
                 });
             }
             None => {
-                for (i, entry) in trace.steps.iter().enumerate() {
+                let mut programs: Vec<&accc::ir::Module> = trace
+                    .steps
+                    .first()
+                    .map(|s| &*s.before)
+                    .into_iter()
+                    .collect();
+                programs.extend(trace.steps.iter().map(|s| &*s.after));
+                let outcomes = accc::verify::verify_sequence(&programs, &k, options);
+                for (i, (entry, outcome)) in trace.steps.iter().zip(outcomes).enumerate() {
                     checked.push(Checked {
                         what: format!("step {}: {}", i + 1, entry.step),
-                        outcome: accc::verify::verify(&entry.before, &entry.after, &k, options),
+                        outcome,
                     });
                 }
             }

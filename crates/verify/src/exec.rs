@@ -79,7 +79,7 @@ enum Val {
 pub struct Machine<'a> {
     m: &'a Module,
     d: Symbolic<'a>,
-    program: u8,
+    program: u32,
     pub buffers: Vec<Buffer>,
     budget: u64,
     loops: Vec<(Op, i64)>,
@@ -91,7 +91,7 @@ pub struct Machine<'a> {
 type Env = HashMap<Value, Val>;
 
 impl<'a> Machine<'a> {
-    pub fn new(m: &'a Module, store: &'a mut TermStore, program: u8, budget: u64) -> Self {
+    pub fn new(m: &'a Module, store: &'a mut TermStore, program: u32, budget: u64) -> Self {
         Machine {
             m,
             d: Symbolic { store, ops: 0 },

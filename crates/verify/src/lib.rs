@@ -27,7 +27,7 @@ use accc_ir::dialects::func;
 use accc_ir::{Module, Op};
 use serde::Serialize;
 
-use exec::{ExecError, Machine, Write};
+use exec::{Buffer, ExecError, Machine, Write};
 use term::{unflatten, InputInfo, TermId, TermStore};
 
 /// How to verify.
@@ -96,6 +96,9 @@ pub struct Outcome {
     pub fp_reassoc: bool,
     /// Symbolic operations executed over both kernels.
     pub ops: u64,
+    /// Those of the rewritten kernel's run alone (in a sequence, the
+    /// original's run is the previous comparison's rewritten one).
+    pub ops_after: u64,
     /// Distinct terms built.
     pub terms: usize,
     pub millis: f64,
@@ -103,17 +106,65 @@ pub struct Outcome {
 
 /// Is `kernel` in `after` equivalent to `kernel` in `before`?
 pub fn verify(before: &Module, after: &Module, kernel: &str, options: &Options) -> Outcome {
-    let start = Instant::now();
+    verify_sequence(&[before, after], kernel, options)
+        .pop()
+        .expect("two programs give one comparison")
+}
+
+/// Is each program equivalent to the one before it? One outcome per
+/// neighbouring pair (`programs[i]` against `programs[i + 1]`), as for the
+/// steps of a schedule. Each program runs once, all on one term store, so
+/// verifying `n` steps costs `n + 1` runs, not `2n`.
+pub fn verify_sequence(programs: &[&Module], kernel: &str, options: &Options) -> Vec<Outcome> {
     let mut store = TermStore::new(options.fp_reassoc);
-    let (verdict, ops) = decide(before, after, kernel, options, &mut store);
-    Outcome {
-        verdict,
-        method: "symbolic",
-        fp_reassoc: options.fp_reassoc,
-        ops,
-        terms: store.len(),
-        millis: start.elapsed().as_secs_f64() * 1e3,
+    let mut outcomes = Vec::new();
+    let Some(first) = programs.first() else {
+        return outcomes;
+    };
+    let start = Instant::now();
+    let mut previous = run_program(first, kernel, 0, options, &mut store);
+    let mut carried = start.elapsed().as_secs_f64() * 1e3;
+    for (i, program) in programs.iter().enumerate().skip(1) {
+        let start = Instant::now();
+        let current = run_program(program, kernel, i as u32, options, &mut store);
+        let (verdict, ops) = match (&previous, &current) {
+            (Err(e), _) => (
+                unknown(format!("the program before it: {}", e)),
+                current.as_ref().map_or(0, |r| r.ops),
+            ),
+            (Ok(p), Err(RunFailure::Fault(e))) => (
+                Verdict::NotEquivalent {
+                    counterexample: Box::new(Counterexample {
+                        output: String::new(),
+                        index: String::new(),
+                        before: "runs to completion".into(),
+                        after: e.clone(),
+                        written_before: None,
+                        written_after: None,
+                    }),
+                },
+                p.ops,
+            ),
+            (Ok(p), Err(e)) => (unknown(format!("the rewritten program: {e}")), p.ops),
+            (Ok(p), Ok(c)) => (
+                compare(programs[i - 1], program, p, c, &mut store),
+                p.ops + c.ops,
+            ),
+        };
+        let millis = carried + start.elapsed().as_secs_f64() * 1e3;
+        carried = 0.0;
+        outcomes.push(Outcome {
+            verdict,
+            method: "symbolic",
+            fp_reassoc: options.fp_reassoc,
+            ops,
+            ops_after: current.as_ref().map_or(0, |r| r.ops),
+            terms: store.len(),
+            millis,
+        });
+        previous = current;
     }
+    outcomes
 }
 
 fn unknown(reason: impl Into<String>) -> Verdict {
@@ -122,103 +173,95 @@ fn unknown(reason: impl Into<String>) -> Verdict {
     }
 }
 
-fn decide(
-    before: &Module,
-    after: &Module,
+/// What one symbolic run left: the kernel's parameters, the buffer of
+/// each (`None` for scalars), every buffer, and the ops it took.
+struct Run {
+    params: Vec<func::KernelParam>,
+    args: Vec<Option<usize>>,
+    buffers: Vec<Buffer>,
+    ops: u64,
+}
+
+/// Why a program could not be run symbolically, as text.
+#[derive(Debug)]
+enum RunFailure {
+    /// It faults: a wrong rewrite when the program before it did not.
+    Fault(String),
+    Other(String),
+}
+
+impl std::fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunFailure::Fault(s) | RunFailure::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+fn run_program(
+    m: &Module,
     kernel: &str,
+    program: u32,
     options: &Options,
     store: &mut TermStore,
-) -> (Verdict, u64) {
-    let (Some(f0), Some(f1)) = (before.lookup_symbol(kernel), after.lookup_symbol(kernel)) else {
-        return (unknown(format!("no kernel `{kernel}` in both programs")), 0);
+) -> Result<Run, RunFailure> {
+    let Some(f) = m.lookup_symbol(kernel) else {
+        return Err(RunFailure::Other(format!("it has no kernel `{kernel}`")));
     };
-    let (p0, p1) = (
-        func::kernel_params(before, f0),
-        func::kernel_params(after, f1),
-    );
+    let params = func::kernel_params(m, f);
+    if store.inputs.is_empty() {
+        store.inputs = params
+            .iter()
+            .map(|p| InputInfo {
+                name: p.name.clone(),
+                shape: p.memref().map(|t| t.shape.clone()).unwrap_or_default(),
+            })
+            .collect();
+    }
+    let mut machine = Machine::new(m, store, program, options.budget);
+    let result = machine.run_kernel(f);
+    let ops = machine.ops();
+    let buffers = std::mem::take(&mut machine.buffers);
+    match result {
+        Ok(args) => Ok(Run {
+            params,
+            args,
+            buffers,
+            ops,
+        }),
+        Err(e @ ExecError::Fault { .. }) => Err(RunFailure::Fault(e.describe(m))),
+        Err(e) => Err(RunFailure::Other(e.describe(m))),
+    }
+}
+
+/// Compares the outputs of two runs element by element.
+fn compare(before: &Module, after: &Module, b: &Run, a: &Run, store: &mut TermStore) -> Verdict {
     let signature = |ps: &[func::KernelParam]| -> Vec<(String, String, bool)> {
         ps.iter()
             .map(|p| (p.name.clone(), p.ty.to_string(), p.is_output))
             .collect()
     };
-    if signature(&p0) != signature(&p1) {
-        return (
-            unknown(format!(
-                "the two kernels `{kernel}` have different signatures, so their outputs cannot be compared"
-            )),
-            0,
+    if signature(&b.params) != signature(&a.params) {
+        return unknown(
+            "the two kernels have different signatures, so their outputs cannot be compared",
         );
     }
-    store.inputs = p0
-        .iter()
-        .map(|p| InputInfo {
-            name: p.name.clone(),
-            shape: p.memref().map(|t| t.shape.clone()).unwrap_or_default(),
-        })
-        .collect();
-
-    let mut run0 = Machine::new(before, store, 0, options.budget);
-    let bufs0 = match run0.run_kernel(f0) {
-        Ok(b) => b,
-        Err(e) => {
-            let ops = run0.ops();
-            return (
-                unknown(format!("the original kernel: {}", e.describe(before))),
-                ops,
-            );
-        }
-    };
-    let ops0 = run0.ops();
-    let buffers0 = std::mem::take(&mut run0.buffers);
-    drop(run0);
-
-    let mut run1 = Machine::new(after, store, 1, options.budget);
-    let result1 = run1.run_kernel(f1);
-    let ops = ops0 + run1.ops();
-    let buffers1 = std::mem::take(&mut run1.buffers);
-    drop(run1);
-    let bufs1 = match result1 {
-        Ok(b) => b,
-        // A fault the original does not have is a wrong rewrite.
-        Err(e @ ExecError::Fault { .. }) => {
-            return (
-                Verdict::NotEquivalent {
-                    counterexample: Box::new(Counterexample {
-                        output: String::new(),
-                        index: String::new(),
-                        before: "runs to completion".into(),
-                        after: e.describe(after),
-                        written_before: None,
-                        written_after: None,
-                    }),
-                },
-                ops,
-            )
-        }
-        Err(e) => {
-            return (
-                unknown(format!("the rewritten kernel: {}", e.describe(after))),
-                ops,
-            )
-        }
-    };
-
-    for (k, p) in p0.iter().enumerate() {
+    for (k, p) in b.params.iter().enumerate() {
         if !p.is_output {
             continue;
         }
-        let (Some(b0), Some(b1)) = (bufs0[k], bufs1[k]) else {
+        let (Some(b0), Some(b1)) = (b.args[k], a.args[k]) else {
             continue;
         };
-        let (x, y) = (&buffers0[b0], &buffers1[b1]);
+        let (x, y) = (&b.buffers[b0], &a.buffers[b1]);
         for (offset, (t0, t1)) in x.data.iter().zip(&y.data).enumerate() {
             let mut canonical = |t: &Option<TermId>| t.map(|t| store.canonical(t));
-            let (t0, t1) = (&canonical(t0), &canonical(t1));
+            let (t0, t1) = (canonical(t0), canonical(t1));
             if t0 == t1 {
                 continue;
             }
-            let show = |t: &Option<TermId>| match t {
-                Some(t) => store.show(*t, 400),
+            let show = |t: Option<TermId>| match t {
+                Some(t) => store.show(t, 400),
                 None => "never written".into(),
             };
             let written = |m: &Module, w: &Option<Vec<Option<Write>>>| {
@@ -226,23 +269,19 @@ fn decide(
                     .and_then(|w| w[offset].as_ref())
                     .map(|w| describe_write(m, w))
             };
-            let counterexample = Counterexample {
-                output: p.name.clone(),
-                index: unflatten(offset as i64, &x.shape),
-                before: show(t0),
-                after: show(t1),
-                written_before: written(before, &x.writes),
-                written_after: written(after, &y.writes),
+            return Verdict::NotEquivalent {
+                counterexample: Box::new(Counterexample {
+                    output: p.name.clone(),
+                    index: unflatten(offset as i64, &x.shape),
+                    before: show(t0),
+                    after: show(t1),
+                    written_before: written(before, &x.writes),
+                    written_after: written(after, &y.writes),
+                }),
             };
-            return (
-                Verdict::NotEquivalent {
-                    counterexample: Box::new(counterexample),
-                },
-                ops,
-            );
         }
     }
-    (Verdict::Equivalent, ops)
+    Verdict::Equivalent
 }
 
 /// `` `affine.store` at file:3:5 in iteration (i = 2, k = 0) ``.

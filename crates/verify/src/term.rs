@@ -55,7 +55,7 @@ pub enum Node {
     /// `alloc` of program `program` (0 or 1), so the two programs' never
     /// meet.
     Undef {
-        program: u8,
+        program: u32,
         alloc: u32,
         offset: u32,
     },
@@ -334,7 +334,11 @@ impl TermStore {
     /// An integer operation on two terms, not both constants.
     pub fn int_op(&mut self, op: IntOp, width: u32, a: TermId, b: TermId) -> TermId {
         if let IntOp::Add | IntOp::Sub = op {
-            let k = if op == IntOp::Add { 1 } else { width_mask(width) };
+            let k = if op == IntOp::Add {
+                1
+            } else {
+                width_mask(width)
+            };
             return self.intern(Node::Sum {
                 width,
                 base: a,
@@ -465,7 +469,12 @@ impl TermStore {
                 }
                 out.push(')');
             }
-            Node::Sum { width, base, add, k } => {
+            Node::Sum {
+                width,
+                base,
+                add,
+                k,
+            } => {
                 out.push('(');
                 self.write(*base, out, limit);
                 let k = accc_interp::concrete::sext(*k, *width);
