@@ -83,6 +83,24 @@ pub fn compile_traced(
     Ok((module, trace))
 }
 
+/// Verifies every step of an applied schedule against the program before
+/// it: one outcome per step, each program run once
+/// ([`verify::verify_sequence`]).
+pub fn verify_trace(
+    trace: &passes::schedule::Trace,
+    kernel: &str,
+    options: &verify::Options,
+) -> Vec<verify::Outcome> {
+    let mut programs: Vec<&Module> = trace
+        .steps
+        .first()
+        .map(|s| &*s.before)
+        .into_iter()
+        .collect();
+    programs.extend(trace.steps.iter().map(|s| &*s.after));
+    verify::verify_sequence(&programs, kernel, options)
+}
+
 /// Erases the functions `kernel` no longer reaches through calls (a
 /// callee whose calls `compose` redirected to a scheduled copy), so the
 /// module holds the kernel and what it calls, as lowering made it.

@@ -30,6 +30,15 @@ struct Cli {
     /// Machine-readable output: results and diagnostics as JSON on stdout.
     #[arg(long, global = true)]
     json: bool,
+    /// Do not verify the schedule's steps before compiling or running
+    /// (`compile` and `run` prove every step equivalent by default).
+    #[arg(long, global = true)]
+    no_verify: bool,
+    /// Let the verifier treat float `+` and `*` as associative, so a
+    /// reordered float reduction counts as equivalent (recorded in the
+    /// verdicts).
+    #[arg(long, global = true)]
+    fp_reassoc: bool,
 }
 
 #[derive(Subcommand)]
@@ -123,10 +132,6 @@ enum Command {
         /// Compare two IR files with the same kernel signature.
         #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["file", "schedule"])]
         equiv: Vec<PathBuf>,
-        /// Treat float `+` and `*` as associative (reordered float
-        /// reductions are then accepted).
-        #[arg(long)]
-        fp_reassoc: bool,
         /// Symbolic operations allowed per kernel run; beyond it the
         /// verdict is `unknown`.
         #[arg(long, default_value_t = 20_000_000)]
@@ -190,6 +195,7 @@ fn run(cli: &Cli) -> Result<(), Reported> {
                     if cli.print_ir_after_each {
                         print_trace(&module, &trace);
                     }
+                    gate(cli, &source, &module, kernel.as_deref(), &trace)?;
                     let options = accc::ir::text::PrintOptions {
                         print_locations: *locations,
                         ..Default::default()
@@ -270,11 +276,10 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             schedule,
             against,
             equiv,
-            fp_reassoc,
             budget,
         } => {
             let options = accc::verify::Options {
-                fp_reassoc: *fp_reassoc,
+                fp_reassoc: cli.fp_reassoc,
                 budget: *budget,
             };
             verify_command(
@@ -288,6 +293,69 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             )
         }
     }
+}
+
+/// The verification gate of `compile` and `run`: every schedule step is
+/// verified against the program before it. A step found not equivalent
+/// stops the command with its counterexample; a step the verifier cannot
+/// decide (over the budget, data-dependent control) is a warning, as is
+/// `--no-verify`.
+fn gate(
+    cli: &Cli,
+    source: &SourceFile,
+    module: &accc::ir::Module,
+    kernel: Option<&str>,
+    trace: &accc::passes::schedule::Trace,
+) -> Result<(), Reported> {
+    if trace.steps.is_empty() {
+        return Ok(());
+    }
+    if cli.no_verify {
+        eprintln!(
+            "warning: --no-verify: the {} schedule step(s) were NOT verified",
+            trace.steps.len()
+        );
+        return Ok(());
+    }
+    let kernel = accc::run::pick_kernel(module, kernel).map_err(|e| fail(cli, &e.to_string()))?;
+    let options = accc::verify::Options {
+        fp_reassoc: cli.fp_reassoc,
+        ..accc::verify::Options::default()
+    };
+    let outcomes = accc::verify_trace(trace, &kernel, &options);
+    let mut unverified = Vec::new();
+    for (i, (entry, outcome)) in trace.steps.iter().zip(&outcomes).enumerate() {
+        match &outcome.verdict {
+            accc::verify::Verdict::Equivalent => {}
+            accc::verify::Verdict::NotEquivalent { counterexample } => {
+                let d = Diagnostic::error(format!(
+                    "step {} (`{}`) is not equivalent to the program before it",
+                    i + 1,
+                    entry.step
+                ))
+                .with_hint(counterexample.render().trim_end().to_string());
+                let d = match entry.step.span {
+                    Some(span) => d.with_primary(span, "this step"),
+                    None => d,
+                };
+                return Err(report(cli, source, &[d]));
+            }
+            accc::verify::Verdict::Unknown { reason } => {
+                unverified.push(format!("step {} (`{}`): {reason}", i + 1, entry.step))
+            }
+        }
+    }
+    if !unverified.is_empty() {
+        eprintln!(
+            "warning: {} of {} schedule step(s) could not be verified:",
+            unverified.len(),
+            trace.steps.len()
+        );
+        for u in &unverified {
+            eprintln!("  {u}");
+        }
+    }
+    Ok(())
 }
 
 /// One verified comparison: what was compared and the outcome.
@@ -344,14 +412,7 @@ fn verify_command(
                 });
             }
             None => {
-                let mut programs: Vec<&accc::ir::Module> = trace
-                    .steps
-                    .first()
-                    .map(|s| &*s.before)
-                    .into_iter()
-                    .collect();
-                programs.extend(trace.steps.iter().map(|s| &*s.after));
-                let outcomes = accc::verify::verify_sequence(&programs, &k, options);
+                let outcomes = accc::verify_trace(&trace, &k, options);
                 for (i, (entry, outcome)) in trace.steps.iter().zip(outcomes).enumerate() {
                     checked.push(Checked {
                         what: format!("step {}: {}", i + 1, entry.step),
@@ -440,6 +501,7 @@ fn run_command(
     if cli.print_ir_after_each {
         print_trace(&module, &trace);
     }
+    gate(cli, &source, &module, kernel, &trace)?;
     let kernel = accc::run::pick_kernel(&module, kernel).map_err(|e| fail(cli, &e.to_string()))?;
     // A check compares with the kernel as written, before its schedule.
     let reference = trace.steps.first().map_or(&module, |s| &s.before);

@@ -565,3 +565,66 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 }
+
+/// An estimate of the symbolic operations a run of `kernel` takes: every
+/// op counted once per iteration of its enclosing loops (constant bounds
+/// exactly; a `min`/`max` bound by its constant results), calls by their
+/// callee's estimate. Cheap (one walk of the IR), so a kernel far over the
+/// budget is not run at all.
+pub fn estimate_ops(m: &Module, kernel: Op) -> u64 {
+    fn trips(m: &Module, op: Op) -> u64 {
+        let Some((lb, ub)) = affine::for_bounds(m, op) else {
+            return 1;
+        };
+        let constants = |b: &affine::Bound| -> Vec<i64> {
+            b.map
+                .results
+                .iter()
+                .filter_map(|e| match e {
+                    accc_ir::AffineExpr::Const(c) => Some(*c),
+                    _ => None,
+                })
+                .collect()
+        };
+        let lower = constants(&lb).into_iter().max().unwrap_or(0);
+        let Some(upper) = constants(&ub).into_iter().min() else {
+            return 1;
+        };
+        let step = affine::for_step(m, op).unwrap_or(1).max(1);
+        (upper.saturating_sub(lower).max(0) as u64).div_ceil(step as u64)
+    }
+    fn block_cost(m: &Module, block: Block, stack: &mut Vec<Op>) -> u64 {
+        let mut total = 0u64;
+        for &op in m.block_ops(block) {
+            let inner: u64 = m
+                .op_regions(op)
+                .iter()
+                .filter_map(|r| m.region_blocks(*r).first().copied())
+                .map(|b| block_cost(m, b, stack))
+                .fold(0, u64::saturating_add);
+            let cost = match m.op_name(op) {
+                "affine.for" | "scf.for" => trips(m, op).saturating_mul(inner.max(1)),
+                "func.call" => {
+                    let callee = m
+                        .attr(op, "callee")
+                        .and_then(Attribute::as_symbol)
+                        .and_then(|n| m.lookup_symbol(n));
+                    match callee {
+                        Some(c) if !stack.contains(&c) => {
+                            stack.push(c);
+                            let cost = m.entry_block(c, 0).map_or(1, |b| block_cost(m, b, stack));
+                            stack.pop();
+                            cost
+                        }
+                        _ => 1,
+                    }
+                }
+                _ => 1u64.saturating_add(inner),
+            };
+            total = total.saturating_add(cost);
+        }
+        total
+    }
+    m.entry_block(kernel, 0)
+        .map_or(0, |b| block_cost(m, b, &mut vec![kernel]))
+}

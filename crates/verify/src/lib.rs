@@ -129,7 +129,7 @@ pub fn verify_sequence(programs: &[&Module], kernel: &str, options: &Options) ->
         let current = run_program(program, kernel, i as u32, options, &mut store);
         let (verdict, ops) = match (&previous, &current) {
             (Err(e), _) => (
-                unknown(format!("the program before it: {}", e)),
+                unknown(e.to_string()),
                 current.as_ref().map_or(0, |r| r.ops),
             ),
             (Ok(p), Err(RunFailure::Fault(e))) => (
@@ -217,6 +217,13 @@ fn run_program(
                 shape: p.memref().map(|t| t.shape.clone()).unwrap_or_default(),
             })
             .collect();
+    }
+    let estimate = exec::estimate_ops(m, f);
+    if estimate > options.budget {
+        return Err(RunFailure::Other(format!(
+            "about {estimate} symbolic operations, over the budget of {}",
+            options.budget
+        )));
     }
     let mut machine = Machine::new(m, store, program, options.budget);
     let result = machine.run_kernel(f);
