@@ -58,13 +58,13 @@ fn main() {
     let cases: Vec<(String, String, &str, Schedule)> = vec![
         (
             "gemm 32^3, tiles of 8".into(),
-            GEMM.replace([\'M\', \'K\', \'N\'], "32"),
+            GEMM.replace(['M', 'K', 'N'], "32"),
             "gemm",
             tiled(8),
         ),
         (
             "gemm 64^3, tiles of 16".into(),
-            GEMM.replace([\'M\', \'K\', \'N\'], "64"),
+            GEMM.replace(['M', 'K', 'N'], "64"),
             "gemm",
             tiled(16),
         ),
