@@ -50,7 +50,45 @@ kernel rowsum(X: f32[4, 8]) -> (S: f32[4]) {
   }
 }
 
+kernel diff(X: i32[4], Y: i32[4]) -> (Z: i32[4]) {
+  for i in range(0, 4) {
+    Z[i] = X[i] - Y[i];
+  }
+}
+
+kernel outer(A: i32[4], B: i32[4]) -> (C: i32[4]) {
+  diff(A, B, C);
+}
+
+kernel mm8(A: i8[4, 6], B: i8[6, 4]) -> (C: i32[4, 4]) {
+  for i, j in grid(4, 4) {
+    C[i, j] = 0;
+    for k in range(0, 6) {
+      C[i, j] += i32(A[i, k]) * i32(B[k, j]);
+    }
+  }
+}
+
+kernel rowmax(X: f32[4, 6]) -> (Y: f32[4]) {
+  for r in range(0, 4) {
+    let m: f32 = -inf;
+    for c in range(0, 6) {
+      m max= X[r, c];
+    }
+    Y[r] = m;
+  }
+}
+
 schedule split3 for mm { split(k, 3); }
+schedule inlined for outer { inline(diff); }
+schedule unrolled4 for mm8 { unroll(k, 4); }
+schedule three for mm8 {
+  ko, ki = split(k, 2);
+  abuf = buffer_at(A, ko);
+  double_buffer(abuf, ko, copies = 3);
+  pipeline(ko, stages = 3);
+}
+schedule maxsplit for rowmax { split(c, 3); }
 schedule guarded for mm { split(k, 4, tail = guard); unroll(j, 3); }
 schedule tiled for mm { tile(i, j, 4, 2); }
 schedule unrolled for mm { unroll(k, 4); }
@@ -278,12 +316,108 @@ const MUTATIONS: &[Mutation] = &[
         "affine.store %4, %bx[%y, %x mod 2, %x floordiv 2]",
         "affine.store %4, %bx[%y, %x mod 2, %x floordiv 4]",
     ),
-    // index transposition, float reassociation
+    // index transposition, wrong arithmetic, wrong casts
     m(
         "index transposed",
         "split3",
         "%B[%k_o * 3 + %k_i, %j]",
         "%B[%j, %k_o * 3 + %k_i]",
+    ),
+    m(
+        "arith: the accumulation subtracts",
+        "split3",
+        "arith.addi %4, %3",
+        "arith.subi %4, %3",
+    ),
+    m(
+        "arith: the product becomes a sum",
+        "split3",
+        "arith.muli %1, %2",
+        "arith.addi %1, %2",
+    ),
+    m(
+        "cast: sign extension became zero extension",
+        "unrolled4",
+        "%9 = arith.extsi %8 : i8 to i32",
+        "%9 = arith.extui %8 : i8 to i32",
+    ),
+    m(
+        "float: max became min",
+        "maxsplit",
+        "arith.maximumf %2, %1",
+        "arith.minimumf %2, %1",
+    ),
+    m(
+        "float: max seeded with 0 instead of -inf",
+        "maxsplit",
+        "arith.constant 0xFF800000 : f32",
+        "arith.constant 0.0 : f32",
+    ),
+    // more unroll, split and pipeline shapes
+    m(
+        "unroll: remainder iteration dropped",
+        "unrolled4",
+        "%36 = affine.load %A[%i, 5]",
+        "%36 = affine.load %A[%i, 4]",
+    ),
+    m(
+        "unroll: main loop covers one copy too few",
+        "unrolled4",
+        "%22 = affine.load %A[%i, %k + 3]",
+        "%22 = affine.load %A[%i, %k + 2]",
+    ),
+    m(
+        "split: guarded inner loop skips its first iteration",
+        "guarded",
+        "affine.for %k_i = 0 to min",
+        "affine.for %k_i = 1 to min",
+    ),
+    m(
+        "pipeline (3 stages): second prologue loads the first block again",
+        "three",
+        "%A[%i + %abuf_0_1, %abuf_1_1 + 2]",
+        "%A[%i + %abuf_0_1, %abuf_1_1]",
+    ),
+    m(
+        "pipeline (3 stages): prefetch into the slot being read",
+        "three",
+        "%abuf[(%ko + 2) mod 3, %abuf_0_2, %abuf_1_2]",
+        "%abuf[%ko mod 3, %abuf_0_2, %abuf_1_2]",
+    ),
+    m(
+        "pipeline (3 stages): epilogues swapped slots",
+        "three",
+        "%11 = affine.load %abuf[1, 0, %ki_epi1]",
+        "%11 = affine.load %abuf[2, 0, %ki_epi1]",
+    ),
+    // inline
+    m(
+        "inline: callee's operands swapped",
+        "inlined",
+        "arith.subi %0, %1",
+        "arith.subi %1, %0",
+    ),
+];
+
+/// Edits that change the text but not the meaning: each must be accepted.
+const LEGAL_EDITS: &[Mutation] = &[
+    m(
+        "integer add operands swapped",
+        "split3",
+        "arith.addi %4, %3",
+        "arith.addi %3, %4",
+    ),
+    m(
+        "integer multiply operands swapped",
+        "split3",
+        "arith.muli %1, %2",
+        "arith.muli %2, %1",
+    ),
+    m(
+        "float max operands swapped",
+        "maxsplit",
+        "arith.maximumf %2, %1",
+        "arith.maximumf %1, %2",
     ),
 ];
 
@@ -336,6 +470,13 @@ fn every_mutation_is_rejected_and_every_schedule_accepted() {
         let outcome = verify(&scheduled, &parse(&mutated), &kernel, &options);
         match &outcome.verdict {
             Verdict::NotEquivalent { counterexample } => {
+                // A differing element comes with inputs that tell the
+                // two apart (a fault needs none).
+                assert!(
+                    counterexample.output.is_empty() || counterexample.witness.is_some(),
+                    "{}: no witness in {counterexample:?}",
+                    mu.name
+                );
                 rejected += 1;
                 println!(
                     "rejected  {:<48} {}",
@@ -372,10 +513,25 @@ fn every_mutation_is_rejected_and_every_schedule_accepted() {
         verify(&split, &swapped, &kernel, &relaxed).verdict,
         Verdict::Equivalent
     );
+    for edit in LEGAL_EDITS {
+        let (_, scheduled, kernel) = compile(edit.schedule);
+        let text = accc_ir::print_module(&scheduled);
+        assert!(
+            text.contains(edit.from),
+            "{}: `{}` not found",
+            edit.name,
+            edit.from
+        );
+        let edited = parse(&text.replacen(edit.from, edit.to, 1));
+        let v = verify(&scheduled, &edited, &kernel, &options).verdict;
+        assert_eq!(v, Verdict::Equivalent, "{}", edit.name);
+    }
     println!(
-        "{rejected} of {} mutations rejected; {} of {} legal schedules accepted",
+        "{rejected} of {} mutations rejected; {} of {} legal schedules and {} of {} meaning-preserving edits accepted",
         MUTATIONS.len() + 1,
         accepted.len(),
-        accepted.len()
+        accepted.len(),
+        LEGAL_EDITS.len(),
+        LEGAL_EDITS.len()
     );
 }

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use accc_ir::dialects::{affine, arith, func, math};
-use accc_ir::semantics::Fault;
+use accc_ir::semantics::{Fault, ScalarType};
 use accc_ir::{Attribute, Block, Module, Op, Value};
 
 use crate::domain::Symbolic;
@@ -313,10 +313,32 @@ impl<'a> Machine<'a> {
                         r
                     }
                 };
-                let args: Vec<TermId> = operands
+                let mut args: Vec<TermId> = operands
                     .iter()
                     .map(|v| self.term(op, env, *v))
                     .collect::<Result<_, _>>()?;
+                // A commutative op sees its operands in one order, so both
+                // orders build one term (its meaning is order-independent).
+                // Sums and products are put in normal form by the store
+                // already (and an integer sum in progress must stay a
+                // chain).
+                let normalized = matches!(
+                    resolved,
+                    arith::ArithOp::Int {
+                        op: arith::IntBinary::AddI | arith::IntBinary::MulI,
+                        ..
+                    } | arith::ArithOp::Float {
+                        op: arith::FloatBinary::AddF | arith::FloatBinary::MulF,
+                        ..
+                    }
+                );
+                if resolved.is_commutative() && !normalized && args.len() == 2 {
+                    let (a, b) = (
+                        self.d.store.canonical(args[0]),
+                        self.d.store.canonical(args[1]),
+                    );
+                    args = vec![a.min(b), a.max(b)];
+                }
                 let t = arith::apply(&mut self.d, &resolved, &args).map_err(Self::fault(op))?;
                 define(env, t);
             }
@@ -344,10 +366,17 @@ impl<'a> Machine<'a> {
                 let t = match self.buffers[b].data[offset] {
                     Some(t) => t,
                     None => {
+                        let ty = ScalarType::of(m.value_type(m.result(op, 0))).ok_or(
+                            ExecError::Unsupported {
+                                op,
+                                reason: "a load of a non-scalar".into(),
+                            },
+                        )?;
                         let node = Node::Undef {
                             program: self.program,
                             alloc: self.buffers[b].alloc,
                             offset: offset as u32,
+                            ty,
                         };
                         self.d.store.intern(node)
                     }

@@ -20,10 +20,12 @@
 pub mod domain;
 pub mod exec;
 pub mod term;
+pub mod witness;
 
 use std::time::Instant;
 
 use accc_ir::dialects::func;
+use accc_ir::semantics::ScalarType;
 use accc_ir::{Module, Op};
 use serde::Serialize;
 
@@ -61,6 +63,9 @@ pub struct Counterexample {
     /// Which store wrote it, in which iteration, in each kernel.
     pub written_before: Option<String>,
     pub written_after: Option<String>,
+    /// Concrete inputs on which the two differ: `seed N: X before, Y
+    /// after` (inputs as `witness::evaluate` draws them).
+    pub witness: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -141,6 +146,7 @@ pub fn verify_sequence(programs: &[&Module], kernel: &str, options: &Options) ->
                         after: e.clone(),
                         written_before: None,
                         written_after: None,
+                        witness: None,
                     }),
                 },
                 p.ops,
@@ -215,6 +221,7 @@ fn run_program(
             .map(|p| InputInfo {
                 name: p.name.clone(),
                 shape: p.memref().map(|t| t.shape.clone()).unwrap_or_default(),
+                ty: elem_type(p),
             })
             .collect();
     }
@@ -261,34 +268,72 @@ fn compare(before: &Module, after: &Module, b: &Run, a: &Run, store: &mut TermSt
             continue;
         };
         let (x, y) = (&b.buffers[b0], &a.buffers[b1]);
+        // The first element that differs; the witness may come from a
+        // later one (some differences show only on some inputs).
+        let mut first: Option<(usize, TermId, TermId)> = None;
+        let mut tried = 0;
         for (offset, (t0, t1)) in x.data.iter().zip(&y.data).enumerate() {
             let mut canonical = |t: &Option<TermId>| t.map(|t| store.canonical(t));
             let (t0, t1) = (canonical(t0), canonical(t1));
-            if t0 == t1 {
+            let (Some(a), Some(b)) = (t0, t1) else {
+                continue;
+            };
+            if a == b {
                 continue;
             }
-            let show = |t: Option<TermId>| match t {
-                Some(t) => store.show(t, 400),
-                None => "never written".into(),
-            };
-            let written = |m: &Module, w: &Option<Vec<Option<Write>>>| {
-                w.as_ref()
-                    .and_then(|w| w[offset].as_ref())
-                    .map(|w| describe_write(m, w))
-            };
-            return Verdict::NotEquivalent {
-                counterexample: Box::new(Counterexample {
-                    output: p.name.clone(),
-                    index: unflatten(offset as i64, &x.shape),
-                    before: show(t0),
-                    after: show(t1),
-                    written_before: written(before, &x.writes),
-                    written_after: written(after, &y.writes),
-                }),
-            };
+            first.get_or_insert((offset, a, b));
+            tried += 1;
+            if let Some((seed, va, vb)) = witness::find(store, a, b, WITNESS_SEEDS) {
+                let ty = elem_type(p);
+                let written = |m: &Module, w: &Option<Vec<Option<Write>>>| {
+                    w.as_ref()
+                        .and_then(|w| w[offset].as_ref())
+                        .map(|w| describe_write(m, w))
+                };
+                return Verdict::NotEquivalent {
+                    counterexample: Box::new(Counterexample {
+                        output: p.name.clone(),
+                        index: unflatten(offset as i64, &x.shape),
+                        before: store.show(a, 400),
+                        after: store.show(b, 400),
+                        written_before: written(before, &x.writes),
+                        written_after: written(after, &y.writes),
+                        witness: Some(format!(
+                            "on the inputs of seed {seed}: {} before, {} after",
+                            witness::show_value(ty, va),
+                            witness::show_value(ty, vb)
+                        )),
+                    }),
+                };
+            }
+            if tried >= WITNESS_ELEMENTS {
+                break;
+            }
+        }
+        if let Some((offset, a, b)) = first {
+            return unknown(format!(
+                "`{}[{}]` is computed by two different expressions that agree on every input tried ({WITNESS_SEEDS} input sets on each of {tried} differing elements): {} and {}",
+                p.name,
+                unflatten(offset as i64, &x.shape),
+                store.show(a, 200),
+                store.show(b, 200)
+            ));
         }
     }
     Verdict::Equivalent
+}
+
+/// Input sets tried on a differing element before looking at the next.
+const WITNESS_SEEDS: u64 = 16;
+/// Differing elements tried before the verdict is *unknown*.
+const WITNESS_ELEMENTS: usize = 64;
+
+/// The element type of a kernel parameter (the type of a scalar one).
+fn elem_type(p: &func::KernelParam) -> ScalarType {
+    p.memref()
+        .and_then(|t| ScalarType::of(&t.elem))
+        .or_else(|| ScalarType::of(&p.ty))
+        .unwrap_or(ScalarType::Int(64))
 }
 
 /// `` `affine.store` at file:3:5 in iteration (i = 2, k = 0) ``.
@@ -338,6 +383,9 @@ impl Counterexample {
         out.push_str(&format!("    after:  {}\n", self.after));
         if let Some(w) = &self.written_after {
             out.push_str(&format!("            written by {w}\n"));
+        }
+        if let Some(w) = &self.witness {
+            out.push_str(&format!("    differs {w}\n"));
         }
         out
     }

@@ -51,13 +51,14 @@ pub enum Node {
         param: u32,
         offset: u32,
     },
-    /// Element `offset` of a buffer nobody wrote: allocation number
-    /// `alloc` of program `program` (0 or 1), so the two programs' never
-    /// meet.
+    /// Element `offset` (of type `ty`) of a buffer nobody wrote:
+    /// allocation number `alloc` of program `program`, so two programs'
+    /// never meet.
     Undef {
         program: u32,
         alloc: u32,
         offset: u32,
+        ty: ScalarType,
     },
     Int {
         width: u32,
@@ -161,6 +162,8 @@ pub enum Node {
 pub struct InputInfo {
     pub name: String,
     pub shape: Vec<i64>,
+    /// The element type (the type of a scalar argument).
+    pub ty: ScalarType,
 }
 
 /// The hash-consed terms of one verification.
@@ -683,6 +686,7 @@ mod tests {
         s.inputs.push(InputInfo {
             name: "A".into(),
             shape: vec![2, 3],
+            ty: ScalarType::Int(32),
         });
         let (a, b, _) = atoms(&mut s);
         let three = s.int(32, 3);

@@ -306,6 +306,41 @@ pub enum ArithOp {
     Cast(Cast),
 }
 
+impl ArithOp {
+    /// Whether the op's two operands can be swapped without changing its
+    /// value on any input (`docs/semantics.md`: wrap-around `+`, `*`,
+    /// bitwise ops, integer max/min, IEEE `+` and `*` with one canonical
+    /// NaN, and the float max/min family, which order `-0 < +0`). The
+    /// verifier orders the operands of such ops, so `max(a, b)` and
+    /// `max(b, a)` build one term.
+    pub fn is_commutative(&self) -> bool {
+        match self {
+            ArithOp::Int { op, .. } => matches!(
+                op,
+                IntBinary::AddI
+                    | IntBinary::MulI
+                    | IntBinary::MaxSI
+                    | IntBinary::MaxUI
+                    | IntBinary::MinSI
+                    | IntBinary::MinUI
+                    | IntBinary::AndI
+                    | IntBinary::OrI
+                    | IntBinary::XOrI
+            ),
+            ArithOp::Float { op, .. } => matches!(
+                op,
+                FloatBinary::AddF
+                    | FloatBinary::MulF
+                    | FloatBinary::MaximumF
+                    | FloatBinary::MinimumF
+                    | FloatBinary::MaxNumF
+                    | FloatBinary::MinNumF
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// The ops of [`INT_BINARY`], in that order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntBinary {
