@@ -40,7 +40,7 @@ fn value_of(ty: ScalarType, r: u64, seed: u64) -> u64 {
         1 => (-unit * 2.0, -((r % 9) as i64)),
         2 => (unit * 2.0, (r % 9) as i64),
         _ => {
-            let one = r % 8 == 0;
+            let one = r & 7 == 0;
             (f64::from(u8::from(one)), i64::from(one))
         }
     };
