@@ -205,3 +205,17 @@ fn over_budget_is_unknown() {
     };
     assert!(reason.contains("budget"), "{reason}");
 }
+
+#[test]
+fn identical_programs_need_no_run_and_signatures_must_match() {
+    let m = lower(GEMM, "gemm");
+    let same = verify(&m, &m, "gemm", &Options::default());
+    assert_eq!(same.verdict, Verdict::Equivalent);
+    assert_eq!(same.method, "identical");
+    let renamed = edited(&m, "accc.name = \"C\"", "accc.name = \"D\"");
+    let v = verify(&m, &renamed, "gemm", &Options::default()).verdict;
+    let Verdict::Unknown { reason } = v else {
+        panic!("{v:?}");
+    };
+    assert!(reason.contains("parameter 3: output `C"), "{reason}");
+}
