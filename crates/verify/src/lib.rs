@@ -134,23 +134,15 @@ pub fn verify_sequence(programs: &[&Module], kernel: &str, options: &Options) ->
         // The same program (a step that changed nothing the verifier can
         // see, or two copies of one file) is equivalent without a run,
         // whatever its control flow; its run stands for both.
-        if accc_ir::structurally_equal(programs[i - 1], program).is_ok() {
+        let early = if accc_ir::structurally_equal(programs[i - 1], program).is_ok() {
+            Some((Verdict::Equivalent, "identical"))
+        } else {
+            signature_mismatch(programs[i - 1], program, kernel).map(|r| (unknown(r), "symbolic"))
+        };
+        if let Some((verdict, method)) = early {
             outcomes.push(Outcome {
-                verdict: Verdict::Equivalent,
-                method: "identical",
-                fp_reassoc: options.fp_reassoc,
-                ops: 0,
-                ops_after: 0,
-                terms: store.len(),
-                millis: carried + start.elapsed().as_secs_f64() * 1e3,
-            });
-            carried = 0.0;
-            continue;
-        }
-        if let Some(reason) = signature_mismatch(programs[i - 1], program, kernel) {
-            outcomes.push(Outcome {
-                verdict: unknown(reason),
-                method: "symbolic",
+                verdict,
+                method,
                 fp_reassoc: options.fp_reassoc,
                 ops: 0,
                 ops_after: 0,

@@ -191,7 +191,10 @@ fn wrong_rewrites_are_not_equivalent_with_a_counterexample() {
 fn over_budget_is_unknown() {
     let m = lower(GEMM, "gemm");
     let mut split = m.clone();
-    Schedule::new().split("k", 3).apply(&mut split, "gemm").unwrap();
+    Schedule::new()
+        .split("k", 3)
+        .apply(&mut split, "gemm")
+        .unwrap();
     let v = verify(
         &m,
         &split,
