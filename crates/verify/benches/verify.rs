@@ -69,6 +69,15 @@ fn main() {
             tiled(16),
         ),
         (
+            "systolic 64x64 (unfold), K = 64".into(),
+            GEMM.replace(['M', 'K', 'N'], "64"),
+            "gemm",
+            Schedule::new()
+                .unfold(&["i", "j"], "pe")
+                .buffer_at("cbuf", "C", "j", Some("accumulator"))
+                .buffer_at("abuf", "A", "j", None),
+        ),
+        (
             "conv 8x16x16, 3x3".into(),
             CONV.to_string(),
             "conv",
