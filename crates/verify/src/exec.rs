@@ -88,7 +88,22 @@ pub struct Machine<'a> {
     math: HashMap<Op, math::MathOp>,
 }
 
-type Env = HashMap<Value, Val>;
+/// The value of each SSA value, indexed by the value's arena index.
+struct Env(Vec<Option<Val>>);
+
+impl Env {
+    fn new(m: &Module) -> Env {
+        Env(vec![None; m.num_value_slots()])
+    }
+    fn insert(&mut self, v: Value, val: Val) {
+        if let Some(slot) = self.0.get_mut(v.index()) {
+            *slot = Some(val);
+        }
+    }
+    fn get(&self, v: &Value) -> Option<&Val> {
+        self.0.get(v.index()).and_then(Option::as_ref)
+    }
+}
 
 impl<'a> Machine<'a> {
     pub fn new(m: &'a Module, store: &'a mut TermStore, program: u32, budget: u64) -> Self {
@@ -124,7 +139,7 @@ impl<'a> Machine<'a> {
             reason: "a function without a body".into(),
         })?;
         let params = func::kernel_params(m, kernel);
-        let mut env = Env::new();
+        let mut env = Env::new(m);
         let mut bufs = Vec::new();
         for (p, &arg) in params.iter().zip(m.block_args(entry)) {
             let param = p.index as u32;
@@ -571,7 +586,7 @@ impl<'a> Machine<'a> {
                     op,
                     reason: format!("a call to `@{callee_name}`, which has no body"),
                 })?;
-                let mut inner = Env::new();
+                let mut inner = Env::new(m);
                 for (arg, v) in m.block_args(entry).iter().zip(operands) {
                     let val = *env.get(v).ok_or(ExecError::Unsupported {
                         op,
