@@ -124,17 +124,16 @@ impl Domain for Symbolic<'_> {
         }
         match op {
             FloatOp::Add | FloatOp::Mul => self.store.float_comm(op, format, *a, *b),
-            _ => self.store.intern(Node::FloatOp {
-                op,
-                format,
-                a: *a,
-                b: *b,
-            }),
+            _ => {
+                let (a, b) = (self.canon(a), self.canon(b));
+                self.store.intern(Node::FloatOp { op, format, a, b })
+            }
         }
     }
 
     fn float_unary(&mut self, op: FloatUnary, format: FloatFormat, a: &TermId) -> TermId {
         self.ops += 1;
+        let a = &self.canon(a);
         if let Some(x) = self.c(a) {
             let bits = Concrete.float_unary(op, format, &x);
             return self.float(format, bits);
@@ -150,6 +149,7 @@ impl Domain for Symbolic<'_> {
         b: &TermId,
     ) -> TermId {
         self.ops += 1;
+        let (a, b) = (&self.canon(a), &self.canon(b));
         if let (Some(x), Some(y)) = (self.c(a), self.c(b)) {
             let bits = Concrete.float_compare(cmp, format, &x, &y);
             return self.store.int(1, bits);
@@ -178,6 +178,7 @@ impl Domain for Symbolic<'_> {
 
     fn float_to_int(&mut self, a: &TermId, from: FloatFormat, to: u32, signed: bool) -> TermId {
         self.ops += 1;
+        let a = &self.canon(a);
         if let Some(x) = self.c(a) {
             let bits = Concrete.float_to_int(&x, from, to, signed);
             return self.store.int(to, bits);
@@ -192,6 +193,7 @@ impl Domain for Symbolic<'_> {
 
     fn float_convert(&mut self, a: &TermId, from: FloatFormat, to: FloatFormat) -> TermId {
         self.ops += 1;
+        let a = &self.canon(a);
         if let Some(x) = self.c(a) {
             let bits = Concrete.float_convert(&x, from, to);
             return self.float(to, bits);

@@ -116,6 +116,15 @@ pub enum Node {
         a: TermId,
         b: TermId,
     },
+    /// `base op add` for float `+` or `*` with `fp_reassoc`: like
+    /// [`Node::Sum`], a chain in progress whose normal form
+    /// ([`TermStore::canonical`]) is a [`Node::FloatAc`].
+    FloatChain {
+        op: FloatOp,
+        format: FloatFormat,
+        base: TermId,
+        add: TermId,
+    },
     /// Float `+` or `*` over a sorted multiset, only with `fp_reassoc`.
     FloatAc {
         op: FloatOp,
@@ -302,8 +311,10 @@ impl TermStore {
     /// The normal form of `id`: the polynomial a [`Node::Sum`] chain
     /// stands for, else `id` itself.
     pub fn canonical(&mut self, id: TermId) -> TermId {
-        let Node::Sum { width, .. } = *self.node(id) else {
-            return id;
+        let width = match *self.node(id) {
+            Node::Sum { width, .. } => width,
+            Node::FloatChain { op, format, .. } => return self.canonical_float(id, op, format),
+            _ => return id,
         };
         if let Some(c) = self.canonical.get(&id) {
             return *c;
@@ -330,6 +341,61 @@ impl TermStore {
             }
         }
         let result = self.intern_poly(width, constant, terms.into_iter().collect());
+        self.canonical.insert(id, result);
+        result
+    }
+
+    /// The [`Node::FloatAc`] a float chain stands for: its operands
+    /// (through nested chains and multisets of the same op), each in
+    /// normal form, sorted.
+    fn canonical_float(&mut self, id: TermId, op: FloatOp, format: FloatFormat) -> TermId {
+        if let Some(c) = self.canonical.get(&id) {
+            return *c;
+        }
+        let same = |o: &FloatOp, f: &FloatFormat| *o == op && *f == format;
+        let mut args = Vec::new();
+        let mut stack = vec![id];
+        while let Some(t) = stack.pop() {
+            match self.node(t) {
+                Node::FloatChain {
+                    op: o,
+                    format: f,
+                    base,
+                    add,
+                } if same(o, f) && !self.canonical.contains_key(&t) => {
+                    stack.push(*base);
+                    stack.push(*add);
+                }
+                Node::FloatChain {
+                    op: o, format: f, ..
+                } if same(o, f) => {
+                    let c = self.canonical[&t];
+                    match self.node(c) {
+                        Node::FloatAc { args: xs, .. } => args.extend_from_slice(xs),
+                        _ => args.push(c),
+                    }
+                }
+                Node::FloatAc {
+                    op: o,
+                    format: f,
+                    args: xs,
+                } if same(o, f) => args.extend_from_slice(xs),
+                _ => {
+                    let c = self.canonical(t);
+                    args.push(c);
+                }
+            }
+        }
+        args.sort();
+        let result = if args.len() == 1 {
+            args[0]
+        } else {
+            self.intern(Node::FloatAc {
+                op,
+                format,
+                args: args.into_boxed_slice(),
+            })
+        };
         self.canonical.insert(id, result);
         result
     }
@@ -370,22 +436,13 @@ impl TermStore {
             let (a, b) = (a.min(b), a.max(b));
             return self.intern(Node::FloatOp { op, format, a, b });
         }
-        let mut args = Vec::new();
-        for x in [a, b] {
-            match self.node(x) {
-                Node::FloatAc {
-                    op: o,
-                    format: f,
-                    args: xs,
-                } if *o == op && *f == format => args.extend_from_slice(xs),
-                _ => args.push(x),
-            }
-        }
-        args.sort();
-        self.intern(Node::FloatAc {
+        // A chain, put in normal form when used: each addition of a
+        // reduction is O(1).
+        self.intern(Node::FloatChain {
             op,
             format,
-            args: args.into_boxed_slice(),
+            base: a,
+            add: b,
         })
     }
 
@@ -513,6 +570,12 @@ impl TermStore {
             Node::FloatOp { op, a, b, .. } => {
                 list(self, out, &format!("{op:?}f").to_lowercase(), &[*a, *b])
             }
+            Node::FloatChain { op, base, add, .. } => list(
+                self,
+                out,
+                &format!("{op:?}f").to_lowercase(),
+                &[*base, *add],
+            ),
             Node::FloatAc { op, args, .. } => {
                 list(self, out, &format!("{op:?}f*").to_lowercase(), args)
             }
@@ -677,7 +740,7 @@ mod tests {
         let left = r.float_comm(FloatOp::Add, f, ab, c);
         let bc = r.float_comm(FloatOp::Add, f, b, c);
         let right = r.float_comm(FloatOp::Add, f, a, bc);
-        assert_eq!(left, right);
+        assert_eq!(r.canonical(left), r.canonical(right));
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn children(node: &Node) -> Vec<TermId> {
     match node {
         Node::Input { .. } | Node::Undef { .. } | Node::Int { .. } | Node::Float { .. } => vec![],
         Node::Poly { terms, .. } => terms.iter().flat_map(|(m, _)| m.iter().copied()).collect(),
-        Node::Sum { base, add, .. } => vec![*base, *add],
+        Node::Sum { base, add, .. } | Node::FloatChain { base, add, .. } => vec![*base, *add],
         Node::IntOp { a, b, .. }
         | Node::IntCompare { a, b, .. }
         | Node::FloatOp { a, b, .. }
@@ -144,6 +144,12 @@ pub fn evaluate(store: &TermStore, roots: &[TermId], seed: u64) -> Result<Vec<u6
                     signed,
                 } => d.int_resize(&v(a), *from, *to, *signed),
                 Node::FloatOp { op, format, a, b } => d.float_op(*op, *format, &v(a), &v(b)),
+                Node::FloatChain {
+                    op,
+                    format,
+                    base,
+                    add,
+                } => d.float_op(*op, *format, &v(base), &v(add)),
                 Node::FloatAc { op, format, args } => {
                     let mut it = args.iter();
                     let first = it.next().map(v).unwrap_or(0);
