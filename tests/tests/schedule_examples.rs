@@ -178,6 +178,7 @@ fn sweep(file: &str) -> BTreeMap<String, BTreeMap<&'static str, usize>> {
                 let one = Schedule {
                     steps: vec![step.clone()],
                     components: Vec::new(),
+                    fp_reassoc: false,
                 };
                 match catch_unwind(AssertUnwindSafe(|| one.apply(&mut m, &k))) {
                     Err(_) => panic!("{what}: `{step}` panicked"),

@@ -637,6 +637,7 @@ fn check_case(k: &Kernel, base: &Module, case: &Case) -> Result<CaseOutcome, Tes
         let schedule = Schedule {
             steps: vec![step.clone()],
             components: Vec::new(),
+            fp_reassoc: false,
         };
         match catch_unwind(AssertUnwindSafe(|| schedule.apply(&mut m, k.name))) {
             Err(payload) => {

@@ -426,6 +426,7 @@ fn compile(schedule: &str) -> (Module, Module, String) {
     let options = CompileOptions {
         kernel: None,
         schedule: Some(schedule.to_string()),
+        ..CompileOptions::default()
     };
     let (module, trace) = accc::compile_traced(&source, &options)
         .unwrap_or_else(|d| panic!("schedule {schedule} compiles: {d:?}"));

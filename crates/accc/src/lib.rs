@@ -33,6 +33,8 @@ pub struct CompileOptions {
     pub kernel: Option<String>,
     /// A schedule of the file to apply to the kernel.
     pub schedule: Option<String>,
+    /// Let the schedule reorder float reductions (`--fp-reassoc`).
+    pub fp_reassoc: bool,
 }
 
 /// Parses, checks and lowers an `.acc` file to a verified IR module,
@@ -75,7 +77,7 @@ pub fn compile_traced(
         }
     }
     let mut module = dsl::lower::lower_program(file, &program, Some(target))?;
-    let steps = schedule_steps(&program, schedule);
+    let steps = schedule_steps(&program, schedule).with_fp_reassoc(options.fp_reassoc);
     let trace = steps
         .apply(&mut module, target)
         .map_err(|e| vec![e.to_diagnostic()])?;
@@ -209,5 +211,6 @@ fn schedule_steps_within(
                 span: Some(s.span),
             })
             .collect(),
+        fp_reassoc: false,
     }
 }

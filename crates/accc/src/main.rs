@@ -189,6 +189,7 @@ fn run(cli: &Cli) -> Result<(), Reported> {
                     let options = CompileOptions {
                         kernel: kernel.clone(),
                         schedule: schedule.clone(),
+                        fp_reassoc: cli.fp_reassoc,
                     };
                     let (module, trace) = accc::compile_traced(&source, &options)
                         .map_err(|d| report(cli, &source, &d))?;
@@ -398,6 +399,7 @@ fn verify_command(
             let options = CompileOptions {
                 kernel: kernel.map(str::to_string),
                 schedule: Some(s.to_string()),
+                fp_reassoc: cli.fp_reassoc,
             };
             accc::compile_traced(&source, &options).map_err(|d| report(cli, &source, &d))
         };
@@ -495,6 +497,7 @@ fn run_command(
     let compile_options = CompileOptions {
         kernel: kernel.map(str::to_string),
         schedule: schedule.map(str::to_string),
+        fp_reassoc: cli.fp_reassoc,
     };
     let (module, trace) =
         accc::compile_traced(&source, &compile_options).map_err(|d| report(cli, &source, &d))?;

@@ -35,8 +35,9 @@ pub(crate) fn apply_compose(
     m: &mut Module,
     func: Op,
     args: &Args,
-    components: &[Component],
+    parent: &Schedule,
 ) -> Result<StepReport, ScheduleError> {
+    let components = &parent.components;
     args.expect(1, 1, &[])?;
     let name = args.name(0, "the schedule to compose")?;
     let Some(c) = components.iter().find(|c| c.name == name) else {
@@ -78,7 +79,12 @@ pub(crate) fn apply_compose(
     m.insert_op(block, at, clone).map_err(internal)?;
     m.set_attr(clone, "sym_name", Attribute::string(clone_name.as_str()));
     m.set_attr(clone, "accc.composed", Attribute::string(name));
-    let trace = c.schedule.apply(m, &clone_name).map_err(|e| {
+    // The callee's schedule may reassociate floats when the caller's may.
+    let schedule = c
+        .schedule
+        .clone()
+        .with_fp_reassoc(c.schedule.fp_reassoc || parent.fp_reassoc);
+    let trace = schedule.apply(m, &clone_name).map_err(|e| {
         let span = e.span;
         ScheduleError {
             message: format!(

@@ -60,6 +60,10 @@ pub struct Schedule {
     /// The schedules `compose` steps name, each for a kernel this one
     /// calls.
     pub components: Vec<Component>,
+    /// Float `+` and `*` may be reassociated: `reorder` (and `tile`) may
+    /// then change the order in which a float reduction adds its terms
+    /// (off by default: the results would round differently).
+    pub fp_reassoc: bool,
 }
 
 /// One step: `binds = primitive(args)`.
@@ -455,12 +459,19 @@ impl Schedule {
         self.push("inline", &[], vec![name(callee)])
     }
 
+    /// Lets the schedule reorder float reductions (see
+    /// [`Schedule::fp_reassoc`]); the verifier must then be told too.
+    pub fn with_fp_reassoc(mut self, on: bool) -> Schedule {
+        self.fp_reassoc = on;
+        self
+    }
+
     /// Applies every step to `kernel` in order; see the module docs.
     pub fn apply(&self, module: &mut Module, kernel: &str) -> Result<Trace, ScheduleError> {
         let mut trace = Trace::default();
         let mut before = Arc::new(module.clone());
         for step in &self.steps {
-            let report = match apply_step(module, kernel, step, &self.components) {
+            let report = match apply_step(module, kernel, step, self) {
                 Ok(r) => r,
                 Err(e) => {
                     *module = Module::clone(&before);
@@ -530,7 +541,7 @@ fn apply_step(
     m: &mut Module,
     kernel: &str,
     step: &Step,
-    components: &[Component],
+    schedule: &Schedule,
 ) -> Result<StepReport, ScheduleError> {
     let Some(func) = m.lookup_symbol(kernel) else {
         return Err(ScheduleError::new(format!("no kernel named `{kernel}`")));
@@ -538,8 +549,8 @@ fn apply_step(
     let args = Args::new(step)?;
     match step.primitive.as_str() {
         "split" => split::apply(m, func, &args),
-        "tile" => tile::apply(m, func, &args),
-        "reorder" => reorder::apply(m, func, &args),
+        "tile" => tile::apply(m, func, &args, schedule.fp_reassoc),
+        "reorder" => reorder::apply(m, func, &args, schedule.fp_reassoc),
         "buffer_at" => buffer::apply(m, func, &args),
         "fission" => fission::apply(m, func, &args),
         "hoist" => hoist::apply(m, func, &args),
@@ -553,7 +564,7 @@ fn apply_step(
         "compute_at" => compute_at::apply(m, func, &args),
         "reuse_at" => reuse::apply(m, func, &args),
         "partition" => partition::apply(m, func, &args),
-        "compose" => compose::apply_compose(m, func, &args, components),
+        "compose" => compose::apply_compose(m, func, &args, schedule),
         "inline" => compose::apply_inline(m, func, &args),
         other => {
             let known: Vec<&str> = PRIMITIVES.iter().map(|(n, _)| *n).collect();

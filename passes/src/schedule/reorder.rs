@@ -25,7 +25,12 @@ use super::access::{accesses, same_iv_only, tensor_name, varies_in, Access};
 use super::loops::{body_ops, find_loop, loop_name, LoopRef};
 use super::{Args, ScheduleError, StepReport};
 
-pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
+pub(crate) fn apply(
+    m: &mut Module,
+    func: Op,
+    args: &Args,
+    fp_reassoc: bool,
+) -> Result<StepReport, ScheduleError> {
     args.expect(2, usize::MAX, &[])?;
     let mut order = Vec::new();
     for i in 0..args.len() {
@@ -38,7 +43,7 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
         }
         order.push(l);
     }
-    reorder(m, func, &order)
+    reorder(m, func, &order, fp_reassoc)
 }
 
 /// Reorders the band holding `order` so the listed loops run in that order.
@@ -46,6 +51,7 @@ pub(crate) fn reorder(
     m: &mut Module,
     func: Op,
     order: &[LoopRef],
+    fp_reassoc: bool,
 ) -> Result<StepReport, ScheduleError> {
     // The listed loops by depth.
     let mut by_depth: Vec<&LoopRef> = order.iter().collect();
@@ -122,7 +128,7 @@ pub(crate) fn reorder(
             }
         }
     }
-    check_dependences(m, func, &band, &new_position)?;
+    check_dependences(m, func, &band, &new_position, fp_reassoc)?;
     let before: Vec<String> = band.iter().map(|l| loop_name(m, *l)).collect();
     struct Header {
         attrs: Vec<(String, Attribute)>,
@@ -219,6 +225,7 @@ fn check_dependences(
     func: Op,
     band: &[Op],
     new_position: &[usize],
+    fp_reassoc: bool,
 ) -> Result<(), ScheduleError> {
     let outer = band[0];
     let ivs: Vec<Option<Value>> = band.iter().map(|l| affine::induction_var(m, *l)).collect();
@@ -243,7 +250,7 @@ fn check_dependences(
                 e.message
             ))
         })?;
-        let reduction = exact_reduction(m, &acc);
+        let reduction = exact_reduction(m, &acc, fp_reassoc);
         for (i, x) in acc.iter().enumerate() {
             for y in &acc[i..] {
                 if !(x.is_write || y.is_write) || reduction {
@@ -301,15 +308,16 @@ fn differing_loops(
 /// Whether every access in `acc` belongs to an update `t[e] = t[e] op v`
 /// (a load, one combining op, a store of the same element) with one exact
 /// associative and commutative `op` shared by all of them, so the updates
-/// may run in any order with bit-identical results.
-fn exact_reduction(m: &Module, acc: &[Access]) -> bool {
+/// may run in any order with bit-identical results; with `fp_reassoc`,
+/// float `+` and `*` count too (the results may then round differently).
+fn exact_reduction(m: &Module, acc: &[Access], fp_reassoc: bool) -> bool {
     let mut kind = None;
     acc.iter().all(|a| {
         let Some(op) = update_op(m, a.op) else {
             return false;
         };
         let name = m.op_name(op);
-        matches!(
+        let exact = matches!(
             name,
             "arith.addi"
                 | "arith.muli"
@@ -322,7 +330,9 @@ fn exact_reduction(m: &Module, acc: &[Access]) -> bool {
                 | "arith.minui"
                 | "arith.maximumf"
                 | "arith.minimumf"
-        ) && *kind.get_or_insert(name) == name
+        );
+        let reassociable = fp_reassoc && matches!(name, "arith.addf" | "arith.mulf");
+        (exact || reassociable) && *kind.get_or_insert(name) == name
     })
 }
 
@@ -390,7 +400,7 @@ fn order_error(
             m.op_name(op),
             m.op(op).loc
         ))
-        .with_hint("keep the loops of a float reduction in their order; reorder the loops that index the result"),
+        .with_hint("keep the loops of a float reduction in their order, or allow reassociating floats with --fp-reassoc (`Schedule::with_fp_reassoc`)"),
         None => ScheduleError::new(format!(
             "moving loop `{lq}` outside loop `{lp}` would break a dependence through `{tensor}` (accesses at {} and {}): the two may touch one element in different iterations of both loops",
             m.op(x.op).loc,

@@ -8,7 +8,12 @@ use super::reorder::reorder;
 use super::split::split;
 use super::{Args, ScheduleError, StepReport};
 
-pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport, ScheduleError> {
+pub(crate) fn apply(
+    m: &mut Module,
+    func: Op,
+    args: &Args,
+    fp_reassoc: bool,
+) -> Result<StepReport, ScheduleError> {
     args.expect(4, 4, &["tail"])?;
     let (i, j) = (
         args.name(0, "the first loop")?,
@@ -47,7 +52,7 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
         .iter()
         .map(|n| find_loop(m, func, n))
         .collect::<Result<_, _>>()?;
-    let r = reorder(m, func, &order)?;
+    let r = reorder(m, func, &order, fp_reassoc)?;
     Ok(StepReport {
         summary: format!("{}; {}; {}", si.summary, sj.summary, r.summary),
         names,
