@@ -1,14 +1,16 @@
 //! Every schedule primitive on every example where it applies: each kernel
 //! of `examples/*.acc`, its sizes shrunk (every `const` above 8 becomes
-//! 6, 7 or 8) so the interpreter runs it in milliseconds, gets every step
-//! the primitive can take on it: each loop, each pair of directly nested
-//! loops, each tensor at each loop, each stage at each loop, and for the
-//! memory primitives the steps that need a staged buffer first
-//! (`buffer_at` then `hoist`, `double_buffer` + `pipeline`, `partition`).
+//! 5, 6 or 7) so the interpreter and the verifier run it in milliseconds,
+//! gets every step the primitive can take on it: each loop, each pair of
+//! directly nested loops, each tensor at each loop, each stage at each
+//! loop, and for the memory primitives the steps that need a staged buffer
+//! first (`buffer_at` then `hoist`, `double_buffer` + `pipeline`,
+//! `partition`).
 //!
 //! A step is either refused, leaving the module exactly as it was, or
 //! applied; an applied schedule must give bit-identical outputs to the
-//! unscheduled kernel on the interpreter, and the first schedule of each
+//! unscheduled kernel on the interpreter and be proven equivalent to it by
+//! the verifier, and the first schedule of each
 //! primitive applied on each example file also runs as C against the
 //! unscheduled kernel on the interpreter. No step may panic or leave
 //! invalid IR. Each file's test pins, as an insta snapshot, how many
@@ -25,7 +27,7 @@ use accc_ir::Module;
 use accc_passes::schedule::{loop_names, Schedule};
 use accc_tensor::Tensor;
 
-/// The example's text with every integer `const` above 8 shrunk to 6-8.
+/// The example's text with every integer `const` above 8 shrunk to 5-7.
 fn shrink(text: &str) -> String {
     text.lines()
         .map(|line| {
@@ -37,7 +39,7 @@ fn shrink(text: &str) -> String {
             };
             let (value, tail) = value.split_once(';').unwrap_or((value, ""));
             match value.trim().parse::<i64>() {
-                Ok(v) if v > 8 => format!("const {}= {};{tail}", name, 6 + v % 3),
+                Ok(v) if v > 8 => format!("const {}= {};{tail}", name, 5 + v % 3),
                 _ => line.to_string(),
             }
         })
@@ -165,6 +167,9 @@ fn sweep(file: &str) -> BTreeMap<String, BTreeMap<&'static str, usize>> {
     let mut on_c: BTreeSet<&'static str> = BTreeSet::new();
     for (k, base) in kernels(file) {
         let expected = interp(&base, &k, 7);
+        // The unscheduled kernel runs symbolically once; every applied
+        // schedule is proven equivalent to it.
+        let mut reference = accc::verify::Reference::new(&base, &k, &Default::default());
         let mut applied: BTreeMap<&'static str, usize> = BTreeMap::new();
         for (primitive, schedule) in candidates(&base, &k) {
             let text: Vec<String> = schedule.steps.iter().map(|s| s.to_string()).collect();
@@ -203,6 +208,12 @@ fn sweep(file: &str) -> BTreeMap<String, BTreeMap<&'static str, usize>> {
                 false => {
                     let got = interp(&m, &k, 7);
                     assert!(got == expected, "{what} changes the outputs");
+                    let proof = reference.verify(&m);
+                    assert!(
+                        proof.verdict.is_equivalent(),
+                        "the verifier does not prove {what}: {:?}",
+                        proof.verdict
+                    );
                     *applied.entry(primitive).or_default() += 1;
                     if on_c.insert(primitive) {
                         let options = RunOptions {

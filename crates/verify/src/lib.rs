@@ -130,68 +130,125 @@ pub fn verify_sequence(programs: &[&Module], kernel: &str, options: &Options) ->
     let mut previous = run_program(first, kernel, 0, options, &mut store);
     let mut carried = start.elapsed().as_secs_f64() * 1e3;
     for (i, program) in programs.iter().enumerate().skip(1) {
-        let start = Instant::now();
-        // The same program (a step that changed nothing the verifier can
-        // see, or two copies of one file) is equivalent without a run,
-        // whatever its control flow; its run stands for both.
-        let early = if accc_ir::structurally_equal(programs[i - 1], program).is_ok() {
-            Some((Verdict::Equivalent, "identical"))
-        } else {
-            signature_mismatch(programs[i - 1], program, kernel).map(|r| (unknown(r), "symbolic"))
-        };
-        if let Some((verdict, method)) = early {
-            outcomes.push(Outcome {
-                verdict,
-                method,
-                fp_reassoc: options.fp_reassoc,
-                ops: 0,
-                ops_after: 0,
-                terms: store.len(),
-                millis: carried + start.elapsed().as_secs_f64() * 1e3,
-            });
-            carried = 0.0;
-            continue;
-        }
-        let current = run_program(program, kernel, i as u32, options, &mut store);
-        let (verdict, ops) = match (&previous, &current) {
-            (Err(e), _) => (
-                unknown(e.to_string()),
-                current.as_ref().map_or(0, |r| r.ops),
-            ),
-            (Ok(p), Err(RunFailure::Fault(e))) => (
-                Verdict::NotEquivalent {
-                    counterexample: Box::new(Counterexample {
-                        output: String::new(),
-                        index: String::new(),
-                        before: "runs to completion".into(),
-                        after: e.clone(),
-                        written_before: None,
-                        written_after: None,
-                        witness: None,
-                    }),
-                },
-                p.ops,
-            ),
-            (Ok(p), Err(e)) => (unknown(format!("the rewritten program: {e}")), p.ops),
-            (Ok(p), Ok(c)) => (
-                compare(programs[i - 1], program, p, c, &mut store),
-                p.ops + c.ops,
-            ),
-        };
-        let millis = carried + start.elapsed().as_secs_f64() * 1e3;
+        let (mut outcome, current) = step(
+            &mut store,
+            (programs[i - 1], &previous),
+            program,
+            i as u32,
+            kernel,
+            options,
+        );
+        outcome.millis += carried;
         carried = 0.0;
-        outcomes.push(Outcome {
-            verdict,
-            method: "symbolic",
-            fp_reassoc: options.fp_reassoc,
-            ops,
-            ops_after: current.as_ref().map_or(0, |r| r.ops),
-            terms: store.len(),
-            millis,
-        });
-        previous = current;
+        outcomes.push(outcome);
+        // An identical program's run is its predecessor's.
+        if let Some(current) = current {
+            previous = current;
+        }
     }
     outcomes
+}
+
+/// A kernel run once, against which any number of rewrites are verified:
+/// the candidates of a search, each compared with the program they came
+/// from, without running that program again.
+pub struct Reference<'m> {
+    module: &'m Module,
+    kernel: String,
+    options: Options,
+    store: TermStore,
+    run: Result<Run, RunFailure>,
+    runs: u32,
+}
+
+impl<'m> Reference<'m> {
+    /// Runs `kernel` of `module` symbolically.
+    pub fn new(module: &'m Module, kernel: &str, options: &Options) -> Reference<'m> {
+        let mut store = TermStore::new(options.fp_reassoc);
+        let run = run_program(module, kernel, 0, options, &mut store);
+        Reference {
+            module,
+            kernel: kernel.to_string(),
+            options: options.clone(),
+            store,
+            run,
+            runs: 1,
+        }
+    }
+
+    /// Is `after` equivalent to the reference program?
+    pub fn verify(&mut self, after: &Module) -> Outcome {
+        let index = self.runs;
+        self.runs += 1;
+        step(
+            &mut self.store,
+            (self.module, &self.run),
+            after,
+            index,
+            &self.kernel,
+            &self.options,
+        )
+        .0
+    }
+}
+
+/// Compares `after` with `before` (whose run is given): the outcome, and
+/// `after`'s run unless it was not needed.
+fn step(
+    store: &mut TermStore,
+    (before, previous): (&Module, &Result<Run, RunFailure>),
+    after: &Module,
+    index: u32,
+    kernel: &str,
+    options: &Options,
+) -> (Outcome, Option<Result<Run, RunFailure>>) {
+    let start = Instant::now();
+    let outcome = |verdict, method, ops, ops_after, store: &TermStore| Outcome {
+        verdict,
+        method,
+        fp_reassoc: options.fp_reassoc,
+        ops,
+        ops_after,
+        terms: store.len(),
+        millis: start.elapsed().as_secs_f64() * 1e3,
+    };
+    // The same program (a step that changed nothing the verifier can see,
+    // or two copies of one file) is equivalent without a run, whatever its
+    // control flow.
+    if accc_ir::structurally_equal(before, after).is_ok() {
+        return (outcome(Verdict::Equivalent, "identical", 0, 0, store), None);
+    }
+    if let Some(reason) = signature_mismatch(before, after, kernel) {
+        return (outcome(unknown(reason), "symbolic", 0, 0, store), None);
+    }
+    let current = run_program(after, kernel, index, options, store);
+    let (verdict, ops) = match (previous, &current) {
+        (Err(e), _) => (
+            unknown(e.to_string()),
+            current.as_ref().map_or(0, |r| r.ops),
+        ),
+        (Ok(p), Err(RunFailure::Fault(e))) => (
+            Verdict::NotEquivalent {
+                counterexample: Box::new(Counterexample {
+                    output: String::new(),
+                    index: String::new(),
+                    before: "runs to completion".into(),
+                    after: e.clone(),
+                    written_before: None,
+                    written_after: None,
+                    witness: None,
+                }),
+            },
+            p.ops,
+        ),
+        (Ok(p), Err(e)) => (unknown(format!("the rewritten program: {e}")), p.ops),
+        (Ok(p), Ok(c)) => (compare(before, after, p, c, store), p.ops + c.ops),
+    };
+    let ops_after = current.as_ref().map_or(0, |r| r.ops);
+    (
+        outcome(verdict, "symbolic", ops, ops_after, store),
+        Some(current),
+    )
 }
 
 fn unknown(reason: impl Into<String>) -> Verdict {
