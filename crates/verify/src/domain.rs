@@ -8,13 +8,19 @@ use accc_ir::semantics::{
     Domain, Fault, FloatCompare, FloatFormat, FloatOp, FloatUnary, IntCompare, IntOp, ScalarType,
 };
 
-use crate::term::{Node, TermId, TermStore};
+use std::collections::HashSet;
+
+use crate::term::{FxBuild, Node, TermId, TermStore};
 
 /// [`Domain`] over the terms of a store.
 pub struct Symbolic<'s> {
     pub store: &'s mut TermStore,
     /// Primitive operations applied (the verifier's op count).
     pub ops: u64,
+    /// Every divisor that is not a constant (in normal form): a division
+    /// faults when its divisor is 0, so a rewrite may only divide by what
+    /// the original divides by.
+    pub divisors: HashSet<TermId, FxBuild>,
 }
 
 impl Symbolic<'_> {
@@ -45,11 +51,26 @@ impl Domain for Symbolic<'_> {
 
     fn int_op(&mut self, op: IntOp, width: u32, a: &TermId, b: &TermId) -> Result<TermId, Fault> {
         self.ops += 1;
-        if let (Some(x), Some(y)) = (self.c(a), self.c(b)) {
+        // A sum in progress stays a chain; every other operation sees its
+        // operands in normal form (where `x - x + 4` is the constant 4).
+        let (a, b) = match op {
+            IntOp::Add | IntOp::Sub => (*a, *b),
+            _ => (self.canon(a), self.canon(b)),
+        };
+        if let (Some(x), Some(y)) = (self.c(&a), self.c(&b)) {
             let bits = Concrete.int_op(op, width, &x, &y)?;
             return Ok(self.store.int(width, bits));
         }
-        Ok(self.store.int_op(op, width, *a, *b))
+        if let IntOp::DivS | IntOp::DivU | IntOp::RemS | IntOp::RemU = op {
+            match self.c(&b) {
+                Some(0) => return Err(Fault::DivisionByZero),
+                Some(_) => {}
+                None => {
+                    self.divisors.insert(b);
+                }
+            }
+        }
+        Ok(self.store.int_op(op, width, a, b))
     }
 
     fn int_compare(&mut self, cmp: IntCompare, width: u32, a: &TermId, b: &TermId) -> TermId {

@@ -57,14 +57,12 @@ pub struct Write {
     pub iteration: Box<[(Op, i64)]>,
 }
 
-/// A buffer's elements; `None` is never written.
+/// A buffer's elements.
 #[derive(Debug)]
 pub struct Buffer {
     pub shape: Vec<i64>,
-    pub data: Vec<Option<TermId>>,
+    pub data: Vec<TermId>,
     live: bool,
-    /// Allocation number (for [`Node::Undef`]).
-    alloc: u32,
     /// The last write of each element, for kernel arguments.
     pub writes: Option<Vec<Option<Write>>>,
 }
@@ -79,7 +77,6 @@ enum Val {
 pub struct Machine<'a> {
     m: &'a Module,
     d: Symbolic<'a>,
-    program: u32,
     pub buffers: Vec<Buffer>,
     budget: u64,
     loops: Vec<(Op, i64)>,
@@ -106,11 +103,14 @@ impl Env {
 }
 
 impl<'a> Machine<'a> {
-    pub fn new(m: &'a Module, store: &'a mut TermStore, program: u32, budget: u64) -> Self {
+    pub fn new(m: &'a Module, store: &'a mut TermStore, budget: u64) -> Self {
         Machine {
             m,
-            d: Symbolic { store, ops: 0 },
-            program,
+            d: Symbolic {
+                store,
+                ops: 0,
+                divisors: Default::default(),
+            },
             buffers: Vec::new(),
             budget,
             loops: Vec::new(),
@@ -123,6 +123,11 @@ impl<'a> Machine<'a> {
     /// Operations executed so far.
     pub fn ops(&self) -> u64 {
         self.d.ops
+    }
+
+    /// The non-constant divisors of the run's divisions.
+    pub fn take_divisors(&mut self) -> std::collections::HashSet<TermId, crate::term::FxBuild> {
+        std::mem::take(&mut self.d.divisors)
     }
 
     pub fn store(&mut self) -> &mut TermStore {
@@ -147,7 +152,7 @@ impl<'a> Machine<'a> {
                 Some(t) => {
                     let size: i64 = t.shape.iter().product();
                     let data = (0..size.max(0) as u32)
-                        .map(|offset| Some(self.d.store.intern(Node::Input { param, offset })))
+                        .map(|offset| self.d.store.intern(Node::Input { param, offset }))
                         .collect();
                     let b = self.new_buffer(t.shape.clone(), data, true);
                     env.insert(arg, Val::Buf(b));
@@ -164,13 +169,12 @@ impl<'a> Machine<'a> {
         Ok(bufs)
     }
 
-    fn new_buffer(&mut self, shape: Vec<i64>, data: Vec<Option<TermId>>, record: bool) -> usize {
+    fn new_buffer(&mut self, shape: Vec<i64>, data: Vec<TermId>, record: bool) -> usize {
         let n = data.len();
         self.buffers.push(Buffer {
             shape,
             data,
             live: true,
-            alloc: self.buffers.len() as u32,
             writes: record.then(|| vec![None; n]),
         });
         self.buffers.len() - 1
@@ -378,24 +382,7 @@ impl<'a> Machine<'a> {
                 let (b, index) = self.address(op, env)?;
                 let offset = self.offset(op, b, &index)?;
                 self.d.ops += 1;
-                let t = match self.buffers[b].data[offset] {
-                    Some(t) => t,
-                    None => {
-                        let ty = ScalarType::of(m.value_type(m.result(op, 0))).ok_or(
-                            ExecError::Unsupported {
-                                op,
-                                reason: "a load of a non-scalar".into(),
-                            },
-                        )?;
-                        let node = Node::Undef {
-                            program: self.program,
-                            alloc: self.buffers[b].alloc,
-                            offset: offset as u32,
-                            ty,
-                        };
-                        self.d.store.intern(node)
-                    }
-                };
+                let t = self.buffers[b].data[offset];
                 define(env, t);
             }
             "affine.store" | "memref.store" => {
@@ -408,7 +395,7 @@ impl<'a> Machine<'a> {
                     None => Box::default(),
                 };
                 let buf = &mut self.buffers[b];
-                buf.data[offset] = Some(value);
+                buf.data[offset] = value;
                 if let Some(w) = &mut buf.writes {
                     w[offset] = Some(Write { op, iteration });
                 }
@@ -524,8 +511,19 @@ impl<'a> Machine<'a> {
                         reason: "a non-memref allocation".into(),
                     });
                 };
+                // A new buffer is filled with zeros (docs/semantics.md).
+                let Some(elem) = ScalarType::of(&t.elem) else {
+                    return Err(ExecError::Unsupported {
+                        op,
+                        reason: "a memref of non-scalar elements".into(),
+                    });
+                };
+                let zero = match elem {
+                    ScalarType::Int(w) => self.d.store.int(w, 0),
+                    ScalarType::Float(f) => self.d.store.intern(Node::Float { format: f, bits: 0 }),
+                };
                 let size: i64 = t.shape.iter().product();
-                let b = self.new_buffer(t.shape.clone(), vec![None; size.max(0) as usize], false);
+                let b = self.new_buffer(t.shape.clone(), vec![zero; size.max(0) as usize], false);
                 env.insert(m.result(op, 0), Val::Buf(b));
             }
             "memref.dealloc" => {
@@ -613,7 +611,8 @@ impl<'a> Machine<'a> {
 /// An estimate of the symbolic operations a run of `kernel` takes: every
 /// op counted once per iteration of its enclosing loops (constant bounds
 /// exactly; a `min`/`max` bound by its constant results), calls by their
-/// callee's estimate. Cheap (one walk of the IR), so a kernel far over the
+/// callee's estimate, and every element of the arguments and of each
+/// allocation once. Cheap (one walk of the IR), so a kernel far over the
 /// budget is not run at all.
 pub fn estimate_ops(m: &Module, kernel: Op) -> u64 {
     fn trips(m: &Module, op: Op) -> u64 {
@@ -663,12 +662,26 @@ pub fn estimate_ops(m: &Module, kernel: Op) -> u64 {
                         _ => 1,
                     }
                 }
+                // A buffer costs one op per element (zero-filling it).
+                "memref.alloc" | "memref.alloca" => m
+                    .value_type(m.result(op, 0))
+                    .as_memref()
+                    .map_or(1, |t| t.shape.iter().product::<i64>().max(1) as u64),
                 _ => 1u64.saturating_add(inner),
             };
             total = total.saturating_add(cost);
         }
         total
     }
+    // The arguments' elements each become an input term.
+    let arguments: u64 = func::kernel_params(m, kernel)
+        .iter()
+        .filter_map(|p| {
+            p.memref()
+                .map(|t| t.shape.iter().product::<i64>().max(1) as u64)
+        })
+        .fold(0, u64::saturating_add);
     m.entry_block(kernel, 0)
         .map_or(0, |b| block_cost(m, b, &mut vec![kernel]))
+        .saturating_add(arguments)
 }

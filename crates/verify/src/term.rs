@@ -24,7 +24,7 @@
 //! Ids that differ do not prove values differ: a product too large to
 //! expand stays a product, and identities beyond these are not searched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use accc_ir::dialects::arith::width_mask;
@@ -50,15 +50,6 @@ pub enum Node {
     Input {
         param: u32,
         offset: u32,
-    },
-    /// Element `offset` (of type `ty`) of a buffer nobody wrote:
-    /// allocation number `alloc` of program `program`, so two programs'
-    /// never meet.
-    Undef {
-        program: u32,
-        alloc: u32,
-        offset: u32,
-        ty: ScalarType,
     },
     Int {
         width: u32,
@@ -309,31 +300,90 @@ impl TermStore {
     }
 
     /// The normal form of `id`: the polynomial a [`Node::Sum`] chain
-    /// stands for, else `id` itself.
+    /// stands for, the multiset a [`Node::FloatChain`] stands for, else
+    /// `id` itself.
     pub fn canonical(&mut self, id: TermId) -> TermId {
-        let width = match *self.node(id) {
-            Node::Sum { width, .. } => width,
-            Node::FloatChain { op, format, .. } => return self.canonical_float(id, op, format),
-            _ => return id,
-        };
+        match *self.node(id) {
+            Node::Sum { width, .. } => self.canonical_sum(id, width),
+            Node::FloatChain { op, format, .. } => self.canonical_float(id, op, format),
+            _ => id,
+        }
+    }
+
+    /// Whether `t` is a chain of the kind `pending` accepts not yet in
+    /// normal form.
+    fn pending(&self, t: TermId, kind: &impl Fn(&Node) -> bool) -> bool {
+        kind(self.node(t)) && !self.canonical.contains_key(&t)
+    }
+
+    /// The pending chain nodes reachable from `root` through chain
+    /// operands (`links`), each once, descendants before ancestors.
+    fn chain_post_order(
+        &self,
+        root: TermId,
+        kind: &impl Fn(&Node) -> bool,
+        links: impl Fn(&Node) -> [TermId; 2],
+    ) -> Vec<TermId> {
+        let mut order = Vec::new();
+        let mut seen: HashSet<TermId, FxBuild> = HashSet::default();
+        let mut stack = vec![(root, false)];
+        while let Some((t, finished)) = stack.pop() {
+            if finished {
+                order.push(t);
+                continue;
+            }
+            if !seen.insert(t) {
+                continue;
+            }
+            stack.push((t, true));
+            for c in links(self.node(t)) {
+                if self.pending(c, kind) && !seen.contains(&c) {
+                    stack.push((c, false));
+                }
+            }
+        }
+        order
+    }
+
+    /// The polynomial of a sum chain. Coefficients flow from the root to
+    /// the leaves in topological order, so a partial sum used twice (a
+    /// DAG, not a tree) costs once: linear in the chain's nodes.
+    fn canonical_sum(&mut self, id: TermId, width: u32) -> TermId {
         if let Some(c) = self.canonical.get(&id) {
             return *c;
         }
+        let is_sum = |n: &Node| matches!(n, Node::Sum { width: w, .. } if *w == width);
+        let order = self.chain_post_order(id, &is_sum, |n| match n {
+            Node::Sum { base, add, .. } => [*base, *add],
+            _ => unreachable!("only sums are followed"),
+        });
         let mask = width_mask(width);
+        let mut coef: HashMap<TermId, u64, FxBuild> = HashMap::default();
+        coef.insert(id, 1);
+        let mut leaves: Vec<(TermId, u64)> = Vec::new();
+        for &t in order.iter().rev() {
+            let c = coef.get(&t).copied().unwrap_or(0);
+            let Node::Sum { base, add, k, .. } = *self.node(t) else {
+                continue;
+            };
+            for (child, m) in [(base, 1), (add, k)] {
+                let cc = c.wrapping_mul(m) & mask;
+                if self.pending(child, &is_sum) {
+                    let e = coef.entry(child).or_insert(0);
+                    *e = e.wrapping_add(cc) & mask;
+                } else {
+                    leaves.push((child, cc));
+                }
+            }
+        }
         let mut constant = 0u64;
         let mut terms: HashMap<Monomial, u64, FxBuild> = HashMap::default();
-        let mut stack = vec![(id, 1u64)];
-        while let Some((t, c)) = stack.pop() {
-            let t = match self.node(t) {
-                Node::Sum { base, add, k, .. } if !self.canonical.contains_key(&t) => {
-                    stack.push((*base, c));
-                    stack.push((*add, c.wrapping_mul(*k)));
-                    continue;
-                }
-                Node::Sum { .. } => self.canonical[&t],
-                _ => t,
+        for (leaf, c) in leaves {
+            let leaf = match self.node(leaf) {
+                Node::Sum { .. } | Node::FloatChain { .. } => self.canonical(leaf),
+                _ => leaf,
             };
-            let (tc, tt) = self.as_poly(t, width);
+            let (tc, tt) = self.as_poly(leaf, width);
             constant = constant.wrapping_add(tc.wrapping_mul(c));
             for (mono, x) in tt {
                 let e = terms.entry(mono).or_insert(0);
@@ -347,57 +397,76 @@ impl TermStore {
 
     /// The [`Node::FloatAc`] a float chain stands for: its operands
     /// (through nested chains and multisets of the same op), each in
-    /// normal form, sorted.
+    /// normal form, sorted. A chain node reached by two paths is put in
+    /// normal form first and stays one operand (a value added twice),
+    /// which keeps the work linear.
     fn canonical_float(&mut self, id: TermId, op: FloatOp, format: FloatFormat) -> TermId {
         if let Some(c) = self.canonical.get(&id) {
             return *c;
         }
-        let same = |o: &FloatOp, f: &FloatFormat| *o == op && *f == format;
-        let mut args = Vec::new();
-        let mut stack = vec![id];
-        while let Some(t) = stack.pop() {
-            match self.node(t) {
-                Node::FloatChain {
-                    op: o,
-                    format: f,
-                    base,
-                    add,
-                } if same(o, f) && !self.canonical.contains_key(&t) => {
-                    stack.push(*base);
-                    stack.push(*add);
-                }
-                Node::FloatChain {
-                    op: o, format: f, ..
-                } if same(o, f) => {
-                    let c = self.canonical[&t];
-                    match self.node(c) {
-                        Node::FloatAc { args: xs, .. } => args.extend_from_slice(xs),
-                        _ => args.push(c),
-                    }
-                }
-                Node::FloatAc {
-                    op: o,
-                    format: f,
-                    args: xs,
-                } if same(o, f) => args.extend_from_slice(xs),
-                _ => {
-                    let c = self.canonical(t);
-                    args.push(c);
+        let is_chain = |n: &Node| matches!(n, Node::FloatChain { op: o, format: f, .. } if *o == op && *f == format);
+        let links = |n: &Node| match n {
+            Node::FloatChain { base, add, .. } => [*base, *add],
+            _ => unreachable!("only chains are followed"),
+        };
+        let order = self.chain_post_order(id, &is_chain, links);
+        let mut parents: HashMap<TermId, u32, FxBuild> = HashMap::default();
+        for &t in &order {
+            for c in links(self.node(t)) {
+                if self.pending(c, &is_chain) {
+                    *parents.entry(c).or_insert(0) += 1;
                 }
             }
         }
-        args.sort();
-        let result = if args.len() == 1 {
-            args[0]
-        } else {
-            self.intern(Node::FloatAc {
-                op,
-                format,
-                args: args.into_boxed_slice(),
-            })
-        };
-        self.canonical.insert(id, result);
-        result
+        // Shared nodes first (descendants before ancestors), then the root.
+        let shared: Vec<TermId> = order
+            .iter()
+            .copied()
+            .filter(|t| parents.get(t).copied().unwrap_or(0) > 1)
+            .collect();
+        for t in shared.into_iter().chain([id]) {
+            let mut args = Vec::new();
+            let mut stack = vec![t];
+            while let Some(x) = stack.pop() {
+                match self.node(x) {
+                    Node::FloatChain { base, add, .. } if x == t || self.pending(x, &is_chain) => {
+                        stack.push(*base);
+                        stack.push(*add);
+                    }
+                    Node::FloatAc {
+                        op: o,
+                        format: f,
+                        args: xs,
+                    } if *o == op && *f == format => args.extend_from_slice(xs),
+                    _ => {
+                        // A chain shared in this DAG stays one operand; any
+                        // other normal form of the same op is flattened.
+                        let c = self.canonical(x);
+                        let shared = parents.get(&x).copied().unwrap_or(0) > 1;
+                        match self.node(c) {
+                            Node::FloatAc {
+                                op: o,
+                                format: f,
+                                args: xs,
+                            } if *o == op && *f == format && !shared => args.extend_from_slice(xs),
+                            _ => args.push(c),
+                        }
+                    }
+                }
+            }
+            args.sort();
+            let result = if args.len() == 1 {
+                args[0]
+            } else {
+                self.intern(Node::FloatAc {
+                    op,
+                    format,
+                    args: args.into_boxed_slice(),
+                })
+            };
+            self.canonical.insert(t, result);
+        }
+        self.canonical[&id]
     }
 
     /// An integer operation on two terms, not both constants.
@@ -490,11 +559,6 @@ impl TermStore {
                 let shape = info.map(|i| i.shape.as_slice()).unwrap_or(&[]);
                 out.push_str(&unflatten(*offset as i64, shape));
                 out.push(']');
-            }
-            Node::Undef {
-                program, offset, ..
-            } => {
-                let _ = write!(out, "uninit{}[{offset}]", program);
             }
             Node::Int { width, bits } => {
                 let v = accc_interp::concrete::sext(*bits, *width);

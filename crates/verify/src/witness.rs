@@ -5,8 +5,7 @@
 //! form does not know). Before the verifier says *not equivalent* it looks
 //! for inputs on which the two terms evaluate to different bits, with the
 //! interpreter's concrete domain; the inputs are pseudo-random per seed
-//! (integers over their whole range, floats in [-2, 2)), and never-written
-//! elements get values of their own.
+//! (integers over their whole range, floats in [-2, 2)).
 
 use std::collections::HashMap;
 
@@ -53,7 +52,7 @@ fn value_of(ty: ScalarType, r: u64, seed: u64) -> u64 {
 /// The operands of a node.
 fn children(node: &Node) -> Vec<TermId> {
     match node {
-        Node::Input { .. } | Node::Undef { .. } | Node::Int { .. } | Node::Float { .. } => vec![],
+        Node::Input { .. } | Node::Int { .. } | Node::Float { .. } => vec![],
         Node::Poly { terms, .. } => terms.iter().flat_map(|(m, _)| m.iter().copied()).collect(),
         Node::Sum { base, add, .. } | Node::FloatChain { base, add, .. } => vec![*base, *add],
         Node::IntOp { a, b, .. }
@@ -102,18 +101,6 @@ pub fn evaluate(store: &TermStore, roots: &[TermId], seed: u64) -> Result<Vec<u6
                         .map_or(ScalarType::Int(64), |i| i.ty);
                     let key = (u64::from(*param) << 32) | u64::from(*offset);
                     value_of(ty, mix(seed, key), seed)
-                }
-                Node::Undef {
-                    program,
-                    alloc,
-                    offset,
-                    ty,
-                } => {
-                    let key = (u64::from(*program) << 48)
-                        ^ (u64::from(*alloc) << 32)
-                        ^ u64::from(*offset)
-                        ^ (1 << 63);
-                    value_of(*ty, mix(seed, key), seed)
                 }
                 Node::Int { bits, .. } | Node::Float { bits, .. } => *bits,
                 Node::Poly {
@@ -180,11 +167,35 @@ pub fn evaluate(store: &TermStore, roots: &[TermId], seed: u64) -> Result<Vec<u6
     Ok(roots.iter().map(|r| values[r]).collect())
 }
 
-/// The first of `seeds` on which `a` and `b` evaluate differently, with
-/// both values.
-pub fn find(store: &TermStore, a: TermId, b: TermId, seeds: u64) -> Option<(u64, u64, u64)> {
+/// The first of `seeds` on which `a` and `b` (values of type `ty`)
+/// evaluate differently, with both values. Two NaNs are equal: their
+/// payloads and signs are not specified (`docs/semantics.md`). Floats
+/// within `tolerance` (relative, at least 1 in magnitude) are equal too:
+/// reassociated sums (`fp_reassoc`) differ by rounding.
+pub fn find(
+    store: &TermStore,
+    a: TermId,
+    b: TermId,
+    ty: ScalarType,
+    tolerance: f64,
+    seeds: u64,
+) -> Option<(u64, u64, u64)> {
+    let same = |x: u64, y: u64| {
+        if x == y {
+            return true;
+        }
+        let ScalarType::Float(f) = ty else {
+            return false;
+        };
+        let (u, v) = (
+            accc_ir::semantics::format_to_f64(x, f),
+            accc_ir::semantics::format_to_f64(y, f),
+        );
+        (u.is_nan() && v.is_nan())
+            || (tolerance > 0.0 && (u - v).abs() <= tolerance * u.abs().max(v.abs()).max(1.0))
+    };
     (0..seeds).find_map(|seed| match evaluate(store, &[a, b], seed) {
-        Ok(v) if v[0] != v[1] => Some((seed, v[0], v[1])),
+        Ok(v) if !same(v[0], v[1]) => Some((seed, v[0], v[1])),
         _ => None,
     })
 }

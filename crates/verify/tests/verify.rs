@@ -224,3 +224,89 @@ fn identical_programs_need_no_run_and_signatures_must_match() {
     };
     assert!(reason.contains("parameter 3: output `C"), "{reason}");
 }
+
+/// A one-kernel module from IR text: `@k(%A: memref<4xi32>) -> (%C)`.
+fn ir(body: &str) -> Module {
+    let text = format!(
+        r#"module {{
+  func.func @k(%A: memref<4xi32> {{accc.dtype = "i32", accc.name = "A"}}, %C: memref<4xi32> {{accc.dtype = "i32", accc.name = "C", accc.output}}) {{
+{body}
+    return
+  }}
+}}"#
+    );
+    accc_ir::parse_module(&SourceFile::new("k.mlir", text)).expect("test IR parses")
+}
+
+#[test]
+fn new_buffers_are_zeros_and_copies_carry_them() {
+    // Copying a fresh buffer into the output writes zeros; doing nothing
+    // keeps the caller's values: not equivalent.
+    let copy = ir("    %t = memref.alloc() : memref<4xi32>\n    memref.copy %t, %C : memref<4xi32> to memref<4xi32>");
+    let nothing = ir("");
+    let v = verify(&copy, &nothing, "k", &Options::default()).verdict;
+    assert!(matches!(v, Verdict::NotEquivalent { .. }), "{v:?}");
+    // Reading a fresh element adds zero.
+    let plus_zero = ir("    %t = memref.alloc() : memref<4xi32>\n    affine.for %i = 0 to 4 {\n      %a = affine.load %A[%i] : memref<4xi32>\n      %z = affine.load %t[%i] : memref<4xi32>\n      %s = arith.addi %a, %z : i32\n      affine.store %s, %C[%i] : memref<4xi32>\n    }");
+    let plain = ir("    affine.for %i = 0 to 4 {\n      %a = affine.load %A[%i] : memref<4xi32>\n      affine.store %a, %C[%i] : memref<4xi32>\n    }");
+    assert_eq!(
+        verify(&plain, &plus_zero, "k", &Options::default()).verdict,
+        Verdict::Equivalent
+    );
+}
+
+#[test]
+fn divisions_may_not_add_faults() {
+    let plain = ir("    affine.for %i = 0 to 4 {\n      %a = affine.load %A[%i] : memref<4xi32>\n      affine.store %a, %C[%i] : memref<4xi32>\n    }");
+    // Divides by zero, the quotient multiplied away: it still faults.
+    let by_zero = ir("    affine.for %i = 0 to 4 {\n      %a = affine.load %A[%i] : memref<4xi32>\n      %z = arith.constant 0 : i32\n      %q = arith.divsi %a, %z : i32\n      %d = arith.muli %q, %z : i32\n      %s = arith.addi %a, %d : i32\n      affine.store %s, %C[%i] : memref<4xi32>\n    }");
+    let v = verify(&plain, &by_zero, "k", &Options::default()).verdict;
+    let Verdict::NotEquivalent { counterexample } = v else {
+        panic!("{v:?}");
+    };
+    assert!(
+        counterexample.after.contains("division by zero"),
+        "{counterexample:?}"
+    );
+    // Divides by data the original never divides by: it may fault.
+    let by_data = ir("    affine.for %i = 0 to 4 {\n      %a = affine.load %A[%i] : memref<4xi32>\n      %q = arith.divsi %a, %a : i32\n      %z = arith.constant 0 : i32\n      %d = arith.muli %q, %z : i32\n      %s = arith.addi %a, %d : i32\n      affine.store %s, %C[%i] : memref<4xi32>\n    }");
+    let v = verify(&plain, &by_data, "k", &Options::default()).verdict;
+    let Verdict::Unknown { reason } = v else {
+        panic!("{v:?}");
+    };
+    assert!(reason.contains("divides by"), "{reason}");
+}
+
+#[test]
+fn a_partial_sum_used_twice_costs_linear_time() {
+    // C[0] doubles 64 times: the sum DAG has 64 shared levels.
+    let doubling = ir("    affine.for %i = 0 to 64 {\n      %c = affine.load %C[0] : memref<4xi32>\n      %s = arith.addi %c, %c : i32\n      affine.store %s, %C[0] : memref<4xi32>\n    }");
+    let times_two = ir("    affine.for %i = 0 to 64 {\n      %c = affine.load %C[0] : memref<4xi32>\n      %two = arith.constant 2 : i32\n      %s = arith.muli %c, %two : i32\n      affine.store %s, %C[0] : memref<4xi32>\n    }");
+    let o = verify(&doubling, &times_two, "k", &Options::default());
+    assert_eq!(o.verdict, Verdict::Equivalent);
+    assert!(o.millis < 5_000.0, "{} ms", o.millis);
+}
+
+#[test]
+fn nans_of_different_payloads_are_not_a_counterexample() {
+    let f32_ir = |bits: &str| {
+        let text = format!(
+            r#"module {{
+  func.func @k(%A: memref<4xf32> {{accc.dtype = "f32", accc.name = "A"}}, %C: memref<4xf32> {{accc.dtype = "f32", accc.name = "C", accc.output}}) {{
+    %n = arith.constant {bits} : f32
+    affine.store %n, %C[0] : memref<4xf32>
+    return
+  }}
+}}"#
+        );
+        accc_ir::parse_module(&SourceFile::new("k.mlir", text)).unwrap()
+    };
+    let v = verify(
+        &f32_ir("0x7FC00000"),
+        &f32_ir("0xFFC00000"),
+        "k",
+        &Options::default(),
+    )
+    .verdict;
+    assert!(matches!(v, Verdict::Unknown { .. }), "{v:?}");
+}
