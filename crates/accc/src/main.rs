@@ -39,6 +39,19 @@ struct Cli {
     /// verdicts).
     #[arg(long, global = true)]
     fp_reassoc: bool,
+    /// Symbolic operations the verifier may spend per kernel run (on
+    /// `compile`, `run` and `verify`); a kernel over it is not verified
+    /// (a warning, or `unknown`).
+    #[arg(long, global = true, value_name = "OPS", default_value_t = 20_000_000)]
+    verify_budget: u64,
+}
+
+/// The verifier's options from the global flags.
+fn verify_options(cli: &Cli) -> accc::verify::Options {
+    accc::verify::Options {
+        fp_reassoc: cli.fp_reassoc,
+        budget: cli.verify_budget,
+    }
 }
 
 #[derive(Subcommand)]
@@ -132,10 +145,6 @@ enum Command {
         /// Compare two IR files with the same kernel signature.
         #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["file", "schedule"])]
         equiv: Vec<PathBuf>,
-        /// Symbolic operations allowed per kernel run; beyond it the
-        /// verdict is `unknown`.
-        #[arg(long, default_value_t = 20_000_000)]
-        budget: u64,
     },
 }
 
@@ -277,12 +286,8 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             schedule,
             against,
             equiv,
-            budget,
         } => {
-            let options = accc::verify::Options {
-                fp_reassoc: cli.fp_reassoc,
-                budget: *budget,
-            };
+            let options = verify_options(cli);
             verify_command(
                 cli,
                 file.as_deref(),
@@ -319,11 +324,7 @@ fn gate(
         return Ok(());
     }
     let kernel = accc::run::pick_kernel(module, kernel).map_err(|e| fail(cli, &e.to_string()))?;
-    let options = accc::verify::Options {
-        fp_reassoc: cli.fp_reassoc,
-        ..accc::verify::Options::default()
-    };
-    let outcomes = accc::verify_trace(trace, &kernel, &options);
+    let outcomes = accc::verify_trace(trace, &kernel, &verify_options(cli));
     let mut unverified = Vec::new();
     for (i, (entry, outcome)) in trace.steps.iter().zip(&outcomes).enumerate() {
         match &outcome.verdict {
@@ -342,19 +343,30 @@ fn gate(
                 return Err(report(cli, source, &[d]));
             }
             accc::verify::Verdict::Unknown { reason } => {
-                unverified.push(format!("step {} (`{}`): {reason}", i + 1, entry.step))
+                unverified.push((format!("step {} (`{}`)", i + 1, entry.step), reason))
             }
         }
     }
-    if !unverified.is_empty() {
-        eprintln!(
-            "warning: {} of {} schedule step(s) could not be verified:",
-            unverified.len(),
-            trace.steps.len()
-        );
-        for u in &unverified {
-            eprintln!("  {u}");
+    if unverified.is_empty() {
+        return Ok(());
+    }
+    let head = format!(
+        "warning: {} of {} schedule step(s) could not be verified",
+        unverified.len(),
+        trace.steps.len()
+    );
+    // A kernel over the budget is said once, for all its steps.
+    let over_budget = |r: &String| r.contains("over the budget");
+    if unverified.iter().all(|(_, r)| over_budget(r)) {
+        eprintln!("{head}: the kernel needs {}", unverified[0].1);
+    } else {
+        eprintln!("{head}:");
+        for (step, reason) in &unverified {
+            eprintln!("  {step}: {reason}");
         }
+    }
+    if unverified.iter().any(|(_, r)| over_budget(r)) {
+        eprintln!("  (a larger --verify-budget verifies larger kernels, at the cost of time)");
     }
     Ok(())
 }
