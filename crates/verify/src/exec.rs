@@ -31,6 +31,13 @@ pub enum ExecError {
 }
 
 impl ExecError {
+    fn unsupported(op: Op, reason: impl Into<String>) -> ExecError {
+        ExecError::Unsupported {
+            op,
+            reason: reason.into(),
+        }
+    }
+
     /// The error as text, with the op's name and location.
     pub fn describe(&self, m: &Module) -> String {
         let at = |op: &Op| format!("`{}` at {}", m.op_name(*op), m.op(*op).loc);
@@ -83,6 +90,20 @@ pub struct Machine<'a> {
     calls: Vec<Op>,
     arith: HashMap<Op, arith::ArithOp>,
     math: HashMap<Op, math::MathOp>,
+}
+
+/// An op's resolved meaning, resolved once per op.
+fn cached<T: Copy>(
+    cache: &mut HashMap<Op, T>,
+    op: Op,
+    resolve: impl FnOnce() -> Result<T, String>,
+) -> Result<T, ExecError> {
+    if let Some(r) = cache.get(&op) {
+        return Ok(*r);
+    }
+    let r = resolve().map_err(|reason| ExecError::unsupported(op, reason))?;
+    cache.insert(op, r);
+    Ok(r)
 }
 
 /// The value of each SSA value, indexed by the value's arena index.
@@ -139,10 +160,9 @@ impl<'a> Machine<'a> {
     /// Returns the buffer of each parameter (`None` for scalars).
     pub fn run_kernel(&mut self, kernel: Op) -> Result<Vec<Option<usize>>, ExecError> {
         let m = self.m;
-        let entry = m.entry_block(kernel, 0).ok_or(ExecError::Unsupported {
-            op: kernel,
-            reason: "a function without a body".into(),
-        })?;
+        let entry = m
+            .entry_block(kernel, 0)
+            .ok_or_else(|| ExecError::unsupported(kernel, "a function without a body"))?;
         let params = func::kernel_params(m, kernel);
         let mut env = Env::new(m);
         let mut bufs = Vec::new();
@@ -198,20 +218,25 @@ impl<'a> Machine<'a> {
     fn term(&self, op: Op, env: &Env, v: Value) -> Result<TermId, ExecError> {
         match env.get(&v) {
             Some(Val::Term(t)) => Ok(*t),
-            _ => Err(ExecError::Unsupported {
+            _ => Err(ExecError::unsupported(
                 op,
-                reason: "an operand that is not a scalar defined before it".into(),
-            }),
+                "an operand that is not a scalar defined before it",
+            )),
         }
+    }
+
+    /// The terms of scalar operands `vs` of `op`.
+    fn terms(&self, op: Op, env: &Env, vs: &[Value]) -> Result<Vec<TermId>, ExecError> {
+        vs.iter().map(|v| self.term(op, env, *v)).collect()
     }
 
     fn buffer(&self, op: Op, env: &Env, v: Value) -> Result<usize, ExecError> {
         match env.get(&v) {
             Some(Val::Buf(b)) => Ok(*b),
-            _ => Err(ExecError::Unsupported {
+            _ => Err(ExecError::unsupported(
                 op,
-                reason: "a memref operand that is not a buffer".into(),
-            }),
+                "a memref operand that is not a buffer",
+            )),
         }
     }
 
@@ -245,14 +270,14 @@ impl<'a> Machine<'a> {
             });
         }
         if index.len() != buf.shape.len() {
-            return Err(ExecError::Unsupported {
+            return Err(ExecError::unsupported(
                 op,
-                reason: format!(
+                format!(
                     "{} indices for a rank-{} memref",
                     index.len(),
                     buf.shape.len()
                 ),
-            });
+            ));
         }
         let mut offset = 0i64;
         for (dim, (&i, &size)) in index.iter().zip(&buf.shape).enumerate() {
@@ -277,14 +302,9 @@ impl<'a> Machine<'a> {
         let name = m.op_name(op);
         let operands = m.operands(op);
         if name.starts_with("affine.") {
-            let (map, map_operands) = affine::access_map(m, op).ok_or(ExecError::Unsupported {
-                op,
-                reason: "an access without a map".into(),
-            })?;
-            let args: Vec<TermId> = map_operands
-                .iter()
-                .map(|v| self.term(op, env, *v))
-                .collect::<Result<_, _>>()?;
+            let (map, map_operands) = affine::access_map(m, op)
+                .ok_or(ExecError::unsupported(op, "an access without a map"))?;
+            let args = self.terms(op, env, map_operands)?;
             let results = affine::eval_map(&mut self.d, map, &args).map_err(Self::fault(op))?;
             let index = results
                 .iter()
@@ -316,26 +336,12 @@ impl<'a> Machine<'a> {
         match name {
             "affine.yield" | "scf.yield" | "func.return" => {
                 if !operands.is_empty() {
-                    return Err(ExecError::Unsupported {
-                        op,
-                        reason: "yielded or returned values".into(),
-                    });
+                    return Err(ExecError::unsupported(op, "yielded or returned values"));
                 }
             }
             _ if name.starts_with("arith.") => {
-                let resolved = match self.arith.get(&op) {
-                    Some(r) => *r,
-                    None => {
-                        let r = arith::resolve(m, op)
-                            .map_err(|reason| ExecError::Unsupported { op, reason })?;
-                        self.arith.insert(op, r);
-                        r
-                    }
-                };
-                let mut args: Vec<TermId> = operands
-                    .iter()
-                    .map(|v| self.term(op, env, *v))
-                    .collect::<Result<_, _>>()?;
+                let resolved = cached(&mut self.arith, op, || arith::resolve(m, op))?;
+                let mut args = self.terms(op, env, operands)?;
                 // A commutative op sees its operands in one order, so both
                 // orders build one term (its meaning is order-independent).
                 // Sums and products are put in normal form by the store
@@ -362,19 +368,8 @@ impl<'a> Machine<'a> {
                 define(env, t);
             }
             _ if name.starts_with("math.") => {
-                let resolved = match self.math.get(&op) {
-                    Some(r) => *r,
-                    None => {
-                        let r = math::resolve(m, op)
-                            .map_err(|reason| ExecError::Unsupported { op, reason })?;
-                        self.math.insert(op, r);
-                        r
-                    }
-                };
-                let args: Vec<TermId> = operands
-                    .iter()
-                    .map(|v| self.term(op, env, *v))
-                    .collect::<Result<_, _>>()?;
+                let resolved = cached(&mut self.math, op, || math::resolve(m, op))?;
+                let args = self.terms(op, env, operands)?;
                 let t = math::apply(&mut self.d, &resolved, &args).map_err(Self::fault(op))?;
                 define(env, t);
             }
@@ -401,16 +396,11 @@ impl<'a> Machine<'a> {
                 }
             }
             "affine.apply" | "affine.min" | "affine.max" => {
-                let map = m.attr(op, "map").and_then(Attribute::as_affine_map).ok_or(
-                    ExecError::Unsupported {
-                        op,
-                        reason: "a missing `map`".into(),
-                    },
-                )?;
-                let args: Vec<TermId> = operands
-                    .iter()
-                    .map(|v| self.term(op, env, *v))
-                    .collect::<Result<_, _>>()?;
+                let map = m
+                    .attr(op, "map")
+                    .and_then(Attribute::as_affine_map)
+                    .ok_or(ExecError::unsupported(op, "a missing `map`"))?;
+                let args = self.terms(op, env, operands)?;
                 let t = match name {
                     "affine.apply" => affine::eval_map(&mut self.d, map, &args)
                         .map_err(Self::fault(op))?
@@ -427,16 +417,10 @@ impl<'a> Machine<'a> {
             }
             "affine.for" | "scf.for" => {
                 let (lb, ub, step) = if name == "affine.for" {
-                    let (lb, ub) = affine::for_bounds(m, op).ok_or(ExecError::Unsupported {
-                        op,
-                        reason: "malformed bounds".into(),
-                    })?;
+                    let (lb, ub) = affine::for_bounds(m, op)
+                        .ok_or(ExecError::unsupported(op, "malformed bounds"))?;
                     let bound = |this: &mut Self, b: &affine::Bound, max: bool| {
-                        let args: Vec<TermId> = b
-                            .operands
-                            .iter()
-                            .map(|v| this.term(op, env, *v))
-                            .collect::<Result<_, _>>()?;
+                        let args = this.terms(op, env, &b.operands)?;
                         let t = affine::eval_extremum(&mut this.d, &b.map, &args, max)
                             .map_err(Self::fault(op))?;
                         this.concrete(op, t, "loop bound")
@@ -486,14 +470,8 @@ impl<'a> Machine<'a> {
                     let set = m
                         .attr(op, "condition")
                         .and_then(Attribute::as_integer_set)
-                        .ok_or(ExecError::Unsupported {
-                            op,
-                            reason: "a missing `condition`".into(),
-                        })?;
-                    let args: Vec<TermId> = operands
-                        .iter()
-                        .map(|v| self.term(op, env, *v))
-                        .collect::<Result<_, _>>()?;
+                        .ok_or(ExecError::unsupported(op, "a missing `condition`"))?;
+                    let args = self.terms(op, env, operands)?;
                     affine::eval_set(&mut self.d, set, &args).map_err(Self::fault(op))?
                 };
                 let taken = self.concrete(op, cond, "condition")? & 1 == 1;
@@ -506,17 +484,14 @@ impl<'a> Machine<'a> {
             "memref.alloc" | "memref.alloca" => {
                 let ty = m.value_type(m.result(op, 0));
                 let Some(t) = ty.as_memref() else {
-                    return Err(ExecError::Unsupported {
-                        op,
-                        reason: "a non-memref allocation".into(),
-                    });
+                    return Err(ExecError::unsupported(op, "a non-memref allocation"));
                 };
                 // A new buffer is filled with zeros (docs/semantics.md).
                 let Some(elem) = ScalarType::of(&t.elem) else {
-                    return Err(ExecError::Unsupported {
+                    return Err(ExecError::unsupported(
                         op,
-                        reason: "a memref of non-scalar elements".into(),
-                    });
+                        "a memref of non-scalar elements",
+                    ));
                 };
                 let zero = match elem {
                     ScalarType::Int(w) => self.d.store.int(w, 0),
@@ -546,10 +521,10 @@ impl<'a> Machine<'a> {
                     });
                 }
                 if self.buffers[src].shape != self.buffers[dst].shape {
-                    return Err(ExecError::Unsupported {
+                    return Err(ExecError::unsupported(
                         op,
-                        reason: "a copy between memrefs of different shapes".into(),
-                    });
+                        "a copy between memrefs of different shapes",
+                    ));
                 }
                 let data = self.buffers[src].data.clone();
                 self.d.ops += data.len() as u64;
@@ -570,26 +545,26 @@ impl<'a> Machine<'a> {
                     .attr(op, "callee")
                     .and_then(Attribute::as_symbol)
                     .unwrap_or("");
-                let callee = m.lookup_symbol(callee_name).ok_or(ExecError::Unsupported {
+                let callee = m.lookup_symbol(callee_name).ok_or(ExecError::unsupported(
                     op,
-                    reason: format!("a call to the undefined `@{callee_name}`"),
-                })?;
+                    format!("a call to the undefined `@{callee_name}`"),
+                ))?;
                 if self.calls.contains(&callee) {
                     return Err(ExecError::Fault {
                         op,
                         fault: Fault::Recursion(callee_name.to_string()),
                     });
                 }
-                let entry = m.entry_block(callee, 0).ok_or(ExecError::Unsupported {
+                let entry = m.entry_block(callee, 0).ok_or(ExecError::unsupported(
                     op,
-                    reason: format!("a call to `@{callee_name}`, which has no body"),
-                })?;
+                    format!("a call to `@{callee_name}`, which has no body"),
+                ))?;
                 let mut inner = Env::new(m);
                 for (arg, v) in m.block_args(entry).iter().zip(operands) {
-                    let val = *env.get(v).ok_or(ExecError::Unsupported {
+                    let val = *env.get(v).ok_or(ExecError::unsupported(
                         op,
-                        reason: "an argument defined outside the function".into(),
-                    })?;
+                        "an argument defined outside the function",
+                    ))?;
                     inner.insert(*arg, val);
                 }
                 self.calls.push(callee);
@@ -598,10 +573,10 @@ impl<'a> Machine<'a> {
                 r?;
             }
             _ => {
-                return Err(ExecError::Unsupported {
+                return Err(ExecError::unsupported(
                     op,
-                    reason: "an op the verifier does not know".into(),
-                })
+                    "an op the verifier does not know",
+                ))
             }
         }
         Ok(())
