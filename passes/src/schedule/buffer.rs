@@ -169,16 +169,21 @@ pub(crate) fn buffer_at(
     Ok(StepReport {
         summary: format!(
             "staged the {} box of `{tname}` touched by one iteration of `{}` in `{name}` ({local_ty}) with a {copies}; {} access(es) rewritten",
-            fp.extent
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("x"),
+            box_text(&fp.extent),
             l.name,
             acc.len()
         ),
         names: vec![name.to_string()],
     })
+}
+
+/// A box's extents as `4x2x3`, for step reports.
+pub(crate) fn box_text(extent: &[i64]) -> String {
+    extent
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
 }
 
 /// Allocates a buffer of the footprint's shape (in `mem`) named `name` and

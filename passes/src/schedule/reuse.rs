@@ -20,7 +20,7 @@ use accc_ir::dialects::affine;
 use accc_ir::{Builder, Module, Op, Value};
 
 use super::access::{accesses, footprint, map_lin, memref_type, Footprint, Lin};
-use super::buffer::{build_copy, index_map, stage_box, Direction, StagingArgs};
+use super::buffer::{box_text, build_copy, index_map, stage_box, Direction, StagingArgs};
 use super::loops::{internal, value_hint};
 use super::{Args, ScheduleError, StepReport};
 
@@ -149,11 +149,7 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
     Ok(StepReport {
         summary: format!(
             "`{name}` ({ty}) holds the {} window of `{tname}` sliding by {shift} along dimension {dim} per iteration of `{}`: {keep} row(s) loaded before the loop, {shift} per iteration",
-            fp.extent
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("x"),
+            box_text(&fp.extent),
             l.name
         ),
         names: vec![name],
