@@ -5,6 +5,7 @@
 //! floats are compared exactly too.
 
 use accc::run::{run_kernel_checked_against, RunOptions, Target};
+use accc::CompileOptions;
 use accc_interp::Interpreter;
 use accc_ir::diag::SourceFile;
 use accc_ir::dialects::func;
@@ -36,9 +37,11 @@ kernel conv(X: i8[2, 3, 9, 10], Wt: i8[4, 3, 3, 3]) -> (Y: i32[2, 4, 7, 8]) {
 "#;
 
 fn lower(name: &str, text: &str, kernel: &str) -> Module {
-    let file = SourceFile::new(name, text);
-    let program = accc_dsl::parse_and_check(&file).expect("test kernels check");
-    accc_dsl::lower::lower_program(&file, &program, Some(kernel)).expect("test kernels lower")
+    let options = CompileOptions {
+        kernel: Some(kernel.to_string()),
+        ..CompileOptions::default()
+    };
+    accc::compile(&SourceFile::new(name, text), &options).expect("test kernels compile")
 }
 
 fn example(file: &str, kernel: &str) -> Module {

@@ -41,6 +41,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use accc::run::{run_kernel, RunError, RunOptions, Target};
 use accc::verify::Options as VerifyOptions;
+use accc::CompileOptions;
 use accc_ir::diag::SourceFile;
 use accc_ir::Module;
 use accc_passes::schedule::{loop_names, Arg, ArgValue, LoopRef, Schedule, Step};
@@ -139,9 +140,12 @@ kernel blur(X: i32[8, 10]) -> (Y: i32[6, 8]) {
 };
 
 fn lower(k: &Kernel) -> Module {
+    let options = CompileOptions {
+        kernel: Some(k.name.to_string()),
+        ..CompileOptions::default()
+    };
     let file = SourceFile::new(format!("{}.acc", k.name), k.text);
-    let program = accc_dsl::parse_and_check(&file).expect("test kernels check");
-    accc_dsl::lower::lower_program(&file, &program, Some(k.name)).expect("test kernels lower")
+    accc::compile(&file, &options).expect("test kernels compile")
 }
 
 // ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 //! shows how the IR changes, so a change in a primitive's output is seen in
 //! review.
 
+use accc::CompileOptions;
 use accc_ir::diag::SourceFile;
 use accc_ir::Module;
 use accc_passes::schedule::Schedule;
@@ -60,9 +61,12 @@ kernel softmax(X: f32[4, 6]) -> (Y: f32[4, 6]) {
 "#;
 
 fn lower(kernel: &str, text: &str) -> Module {
+    let options = CompileOptions {
+        kernel: Some(kernel.to_string()),
+        ..CompileOptions::default()
+    };
     let file = SourceFile::new(format!("{kernel}.acc"), text);
-    let program = accc_dsl::parse_and_check(&file).expect("test kernels check");
-    accc_dsl::lower::lower_program(&file, &program, Some(kernel)).expect("test kernels lower")
+    accc::compile(&file, &options).expect("test kernels compile")
 }
 
 /// Applies each `(snapshot name, schedule)` to a fresh copy of `kernel` and
