@@ -22,7 +22,10 @@ pub use accc_targets as targets;
 pub use accc_tensor as tensor;
 pub use accc_verify as verify;
 
+pub mod fullsize;
 pub mod run;
+
+pub use fullsize::verify_schedule;
 
 use accc_ir::Module;
 
@@ -50,8 +53,18 @@ pub fn compile_traced(
     options: &CompileOptions,
 ) -> Result<(Module, passes::schedule::Trace), Vec<Diagnostic>> {
     let program = dsl::parse_and_check(file)?;
+    compile_checked(file, &program, options)
+}
+
+/// [`compile_traced`] for a program already parsed and checked (`file`
+/// holds the text its spans point into).
+pub fn compile_checked(
+    file: &SourceFile,
+    program: &dsl::checked::Program,
+    options: &CompileOptions,
+) -> Result<(Module, passes::schedule::Trace), Vec<Diagnostic>> {
     let Some(name) = &options.schedule else {
-        let module = dsl::lower::lower_program(file, &program, options.kernel.as_deref())?;
+        let module = dsl::lower::lower_program(file, program, options.kernel.as_deref())?;
         return Ok((module, passes::schedule::Trace::default()));
     };
     let Some(schedule) = program.schedules.iter().find(|s| s.name == *name) else {
@@ -76,8 +89,8 @@ pub fn compile_traced(
             .with_primary(schedule.span, "declared here")]);
         }
     }
-    let mut module = dsl::lower::lower_program(file, &program, Some(target))?;
-    let steps = schedule_steps(&program, schedule).with_fp_reassoc(options.fp_reassoc);
+    let mut module = dsl::lower::lower_program(file, program, Some(target))?;
+    let steps = schedule_steps(program, schedule).with_fp_reassoc(options.fp_reassoc);
     let trace = steps
         .apply(&mut module, target)
         .map_err(|e| vec![e.to_diagnostic()])?;

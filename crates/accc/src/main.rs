@@ -205,7 +205,7 @@ fn run(cli: &Cli) -> Result<(), Reported> {
                     if cli.print_ir_after_each {
                         print_trace(&module, &trace);
                     }
-                    gate(cli, &source, &module, kernel.as_deref(), &trace)?;
+                    gate(cli, &source, &options, &module, &trace)?;
                     let options = accc::ir::text::PrintOptions {
                         print_locations: *locations,
                         ..Default::default()
@@ -309,8 +309,8 @@ fn run(cli: &Cli) -> Result<(), Reported> {
 fn gate(
     cli: &Cli,
     source: &SourceFile,
+    options: &CompileOptions,
     module: &accc::ir::Module,
-    kernel: Option<&str>,
     trace: &accc::passes::schedule::Trace,
 ) -> Result<(), Reported> {
     if trace.steps.is_empty() {
@@ -323,8 +323,9 @@ fn gate(
         );
         return Ok(());
     }
-    let kernel = accc::run::pick_kernel(module, kernel).map_err(|e| fail(cli, &e.to_string()))?;
-    let outcomes = accc::verify_trace(trace, &kernel, &verify_options(cli));
+    let kernel = accc::run::pick_kernel(module, options.kernel.as_deref())
+        .map_err(|e| fail(cli, &e.to_string()))?;
+    let outcomes = accc::verify_schedule(source, options, trace, &kernel, &verify_options(cli));
     let mut unverified = Vec::new();
     for (i, (entry, outcome)) in trace.steps.iter().zip(&outcomes).enumerate() {
         match &outcome.verdict {
@@ -407,13 +408,13 @@ fn verify_command(
             return Err(fail(cli, "give the schedule to verify: --schedule NAME"));
         };
         let source = read_source(cli, file)?;
+        let compile_options = |s: &str| CompileOptions {
+            kernel: kernel.map(str::to_string),
+            schedule: Some(s.to_string()),
+            fp_reassoc: cli.fp_reassoc,
+        };
         let compile = |s: &str| {
-            let options = CompileOptions {
-                kernel: kernel.map(str::to_string),
-                schedule: Some(s.to_string()),
-                fp_reassoc: cli.fp_reassoc,
-            };
-            accc::compile_traced(&source, &options).map_err(|d| report(cli, &source, &d))
+            accc::compile_traced(&source, &compile_options(s)).map_err(|d| report(cli, &source, &d))
         };
         let (module, trace) = compile(schedule)?;
         let k = accc::run::pick_kernel(&module, kernel).map_err(|e| fail(cli, &e.to_string()))?;
@@ -426,7 +427,8 @@ fn verify_command(
                 });
             }
             None => {
-                let outcomes = accc::verify_trace(&trace, &k, options);
+                let outcomes =
+                    accc::verify_schedule(&source, &compile_options(schedule), &trace, &k, options);
                 for (i, (entry, outcome)) in trace.steps.iter().zip(outcomes).enumerate() {
                     checked.push(Checked {
                         what: format!("step {}: {}", i + 1, entry.step),
@@ -462,6 +464,9 @@ fn verify_command(
                 o.ops,
                 o.terms
             );
+            if !o.detail.is_empty() {
+                println!("  {}", o.detail);
+            }
             match &o.verdict {
                 accc::verify::Verdict::NotEquivalent { counterexample } => {
                     print!("{}", counterexample.render())
@@ -516,7 +521,7 @@ fn run_command(
     if cli.print_ir_after_each {
         print_trace(&module, &trace);
     }
-    gate(cli, &source, &module, kernel, &trace)?;
+    gate(cli, &source, &compile_options, &module, &trace)?;
     let kernel = accc::run::pick_kernel(&module, kernel).map_err(|e| fail(cli, &e.to_string()))?;
     // A check compares with the kernel as written, before its schedule.
     let reference = trace.steps.first().map_or(&module, |s| &s.before);

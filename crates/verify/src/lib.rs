@@ -19,6 +19,7 @@
 
 pub mod domain;
 pub mod exec;
+pub mod obligation;
 pub mod term;
 pub mod witness;
 
@@ -66,6 +67,11 @@ pub struct Counterexample {
     /// Concrete inputs on which the two differ: `seed N: X before, Y
     /// after` (inputs as `witness::evaluate` draws them).
     pub witness: Option<String>,
+    /// A parametric obligation z3 refuted at full size (its name), in
+    /// place of an output element: `after` says how it fails (the
+    /// violating iteration or pair of iterations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub obligation: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -107,6 +113,10 @@ pub struct Outcome {
     /// Distinct terms built.
     pub terms: usize,
     pub millis: f64,
+    /// What the method covered, when more than one run: the shrunken
+    /// shapes and the obligations proved at full size.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 /// Is `kernel` in `after` equivalent to `kernel` in `before`?
@@ -204,6 +214,7 @@ fn step(
         ops_after,
         terms: store.len(),
         millis: start.elapsed().as_secs_f64() * 1e3,
+        detail: String::new(),
     };
     // The same program (a step that changed nothing the verifier can see,
     // or two copies of one file) is equivalent without a run, whatever its
@@ -230,6 +241,7 @@ fn step(
                     written_before: None,
                     written_after: None,
                     witness: None,
+                    obligation: None,
                 }),
             },
             p.ops,
@@ -410,6 +422,7 @@ fn compare(before: &Module, after: &Module, b: &Run, a: &Run, store: &mut TermSt
                             witness::show_value(ty, va),
                             witness::show_value(ty, vb)
                         )),
+                        obligation: None,
                     }),
                 };
             }
@@ -469,9 +482,33 @@ fn describe_write(m: &Module, w: &Write) -> String {
 }
 
 impl Counterexample {
+    /// Obligation `name` fails at full size: `how` (z3's violating
+    /// iteration).
+    pub fn obligation(name: impl Into<String>, how: impl Into<String>) -> Counterexample {
+        Counterexample {
+            output: String::new(),
+            index: String::new(),
+            before: String::new(),
+            after: how.into(),
+            written_before: None,
+            written_after: None,
+            witness: None,
+            obligation: Some(name.into()),
+        }
+    }
+
     /// The counterexample as indented lines.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        if let Some(name) = &self.obligation {
+            out.push_str(&format!(
+                "  obligation `{name}` fails (z3):
+    {}
+",
+                self.after
+            ));
+            return out;
+        }
         if self.output.is_empty() {
             out.push_str(&format!(
                 "  the original {}; the rewritten kernel: {}\n",

@@ -1,0 +1,515 @@
+//! Verifying a schedule whose kernel is too large to execute symbolically.
+//!
+//! Under the budget, every step is verified by symbolic execution at the
+//! real shapes ([`verify::verify_sequence`]). Over it, each step is proved
+//! by two checks that together cover what one full run would:
+//!
+//! 1. **The same schedule on a shrunken kernel.** The kernel's constants
+//!    and the schedule's sizes (split, tile, unroll and partition factors)
+//!    are mapped to small numbers that keep their order, every
+//!    divisibility, every tail and every trip count up to a cap (enough
+//!    for a pipeline's prologue, steady state and epilogue); the file is
+//!    checked, lowered and scheduled again, and every step of that trace
+//!    must have *the same code as the real step except for the numbers*
+//!    (the printed IR with every number masked is equal), and must be
+//!    proved equivalent by symbolic execution. This proves what each
+//!    element is computed from: initializations, operators, operand
+//!    order, which buffer and parity hold what.
+//! 2. **Parametric obligations at the real size** (z3,
+//!    [`verify::obligation`]): every access of the rewritten program stays
+//!    inside its memref on every iteration; a split or tile visits every
+//!    original iteration exactly once and each access inside the new
+//!    loops addresses what the original addressed; a reorder or tile keeps
+//!    the order of every two accesses to one element (one a store) except
+//!    the updates of a reassociable reduction. These are the facts the
+//!    numbers decide, which (1) saw only for small numbers.
+//!
+//! A step passes when both hold (method `shrunk+z3`). A counterexample on
+//! the shrunken kernel, or a violated obligation, is *not equivalent*;
+//! anything undecided is *unknown*.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Instant;
+
+use accc_ir::Module;
+
+use crate::{dsl, passes, verify, CompileOptions, SourceFile};
+use verify::obligation::{self, Cache, Failure, Split};
+use verify::{Counterexample, Outcome, Verdict};
+
+/// Trip counts (size ratios) above this are all alike to the shrunken
+/// kernel; raised for deeper pipelines and more buffer copies.
+const BASE_CAP: i64 = 4;
+/// Sizes up to this are kept as they are.
+const KEEP_BELOW: i64 = 4;
+
+/// Verifies every step of `trace` (the schedule `options` names, applied
+/// to `file`): symbolically at the real size when the kernel is within
+/// the budget, otherwise by the shrunken kernel and the full-size
+/// obligations. One outcome per step.
+pub fn verify_schedule(
+    file: &SourceFile,
+    options: &CompileOptions,
+    trace: &passes::schedule::Trace,
+    kernel: &str,
+    vopts: &verify::Options,
+) -> Vec<Outcome> {
+    let Some(first) = trace.steps.first() else {
+        return Vec::new();
+    };
+    let largest = std::iter::once(&*first.before)
+        .chain(trace.steps.iter().map(|s| &*s.after))
+        .filter_map(|m| {
+            m.lookup_symbol(kernel)
+                .map(|f| verify::exec::estimate_ops(m, f))
+        })
+        .max()
+        .unwrap_or(0);
+    if largest <= vopts.budget {
+        return crate::verify_trace(trace, kernel, vopts);
+    }
+    let start = Instant::now();
+    let small = shrunken_trace(file, options, trace);
+    let shrink_ms = start.elapsed().as_secs_f64() * 1e3;
+    let (small_outcomes, shape) = match &small {
+        Ok((small_trace, shape)) => (
+            Some(crate::verify_trace(small_trace, kernel, vopts)),
+            shape.clone(),
+        ),
+        Err(_) => (None, String::new()),
+    };
+    let mut cache = Cache::default();
+    let mut outcomes = Vec::new();
+    for (i, entry) in trace.steps.iter().enumerate() {
+        let t = Instant::now();
+        let proved = obligations(entry, kernel, vopts.fp_reassoc, &mut cache);
+        let z3_ms = t.elapsed().as_secs_f64() * 1e3;
+        let small_outcome = small_outcomes.as_ref().map(|o| &o[i]);
+        let structure = match &small {
+            Ok((small_trace, _)) => same_code(&entry.after, &small_trace.steps[i].after),
+            Err(why) => Err(why.clone()),
+        };
+        let verdict = match (&proved, small_outcome, &structure) {
+            (Err((name, Failure::Violated(how))), _, _) => Verdict::NotEquivalent {
+                counterexample: Box::new(Counterexample::obligation(name.clone(), how.clone())),
+            },
+            (_, Some(o), Ok(())) if matches!(o.verdict, Verdict::NotEquivalent { .. }) => {
+                let mut v = o.verdict.clone();
+                if let Verdict::NotEquivalent { counterexample } = &mut v {
+                    counterexample.output =
+                        format!("{} (of the kernel {shape})", counterexample.output);
+                }
+                v
+            }
+            (_, _, Err(why)) => Verdict::Unknown {
+                reason: format!(
+                    "the kernel is over the budget ({largest} symbolic operations) and {why}"
+                ),
+            },
+            (Err((name, Failure::Undecided(why))), _, _) => Verdict::Unknown {
+                reason: format!("obligation `{name}` is undecided: {why}"),
+            },
+            (_, Some(o), _) if !o.verdict.is_equivalent() => Verdict::Unknown {
+                reason: format!(
+                    "on the kernel {shape}: {}",
+                    match &o.verdict {
+                        Verdict::Unknown { reason } => reason.as_str(),
+                        _ => "not decided",
+                    }
+                ),
+            },
+            (Ok(_), Some(_), Ok(())) => Verdict::Equivalent,
+            (Ok(_), None, _) => Verdict::Unknown {
+                reason: "the shrunken kernel was not verified".to_string(),
+            },
+        };
+        let (ops, ops_after, terms, small_ms) =
+            small_outcome.map_or((0, 0, 0, 0.0), |o| (o.ops, o.ops_after, o.terms, o.millis));
+        let names = proved.as_ref().map(|n| n.join(", ")).unwrap_or_default();
+        outcomes.push(Outcome {
+            verdict,
+            method: "shrunk+z3",
+            fp_reassoc: vopts.fp_reassoc,
+            ops,
+            ops_after,
+            terms,
+            millis: small_ms + z3_ms + if i == 0 { shrink_ms } else { 0.0 },
+            detail: if names.is_empty() {
+                format!("{shape}; z3: no obligation proved")
+            } else {
+                format!("{shape}; z3: {names}")
+            },
+        });
+    }
+    outcomes
+}
+
+/// The obligations of one step at full size; the names of those proved,
+/// or the first that failed.
+fn obligations(
+    entry: &passes::schedule::TraceEntry,
+    kernel: &str,
+    fp_reassoc: bool,
+    cache: &mut Cache,
+) -> Result<Vec<String>, (String, Failure)> {
+    let (before, after) = (&*entry.before, &*entry.after);
+    let mut proved = Vec::new();
+    let mut run = |name: String, r: Result<(), Failure>| match r {
+        Ok(()) => {
+            proved.push(name);
+            Ok(())
+        }
+        Err(f) => Err((name, f)),
+    };
+    run("bounds".into(), obligation::bounds(after, kernel, cache))?;
+    let splits = claimed_splits(entry);
+    if !splits.is_empty() {
+        let loops: Vec<&str> = splits.iter().map(|s| s.original.as_str()).collect();
+        run(
+            format!("coverage of the split of {}", loops.join(", ")),
+            obligation::split_coverage(before, after, kernel, &splits, cache),
+        )?;
+    }
+    if matches!(entry.step.primitive.as_str(), "reorder" | "tile") {
+        run(
+            "dependences".into(),
+            obligation::dependences(before, after, kernel, &splits, fp_reassoc, cache),
+        )?;
+    }
+    Ok(proved)
+}
+
+/// The splits a `split` or `tile` step made: the loop as written, the
+/// factor, and the loops it created (from the step's report).
+fn claimed_splits(entry: &passes::schedule::TraceEntry) -> Vec<Split> {
+    use passes::schedule::ArgValue;
+    let positional: Vec<&ArgValue> = entry
+        .step
+        .args
+        .iter()
+        .filter(|a| a.key.is_none())
+        .map(|a| &a.value)
+        .collect();
+    let names = &entry.report.names;
+    let split = |l: usize, f: usize, o: usize, i: usize| match (
+        positional.get(l),
+        positional.get(f),
+        names.get(o),
+        names.get(i),
+    ) {
+        (Some(ArgValue::Name(l)), Some(ArgValue::Int(f)), Some(o), Some(i)) => Some(Split {
+            original: l.clone(),
+            factor: *f,
+            outer: o.clone(),
+            inner: i.clone(),
+        }),
+        _ => None,
+    };
+    match entry.step.primitive.as_str() {
+        "split" => split(0, 1, 0, 1).into_iter().collect(),
+        "tile" => [split(0, 2, 0, 2), split(1, 3, 1, 3)]
+            .into_iter()
+            .flatten()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Do two programs have the same code except for the numbers? (Every run
+/// of digits masked in the printed IR.)
+fn same_code(real: &Module, small: &Module) -> Result<(), String> {
+    let mask = |m: &Module| {
+        let text = accc_ir::text::print_module(m);
+        let mut out = String::with_capacity(text.len());
+        let mut digits = false;
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                if !digits {
+                    out.push('#');
+                }
+                digits = true;
+            } else {
+                digits = false;
+                out.push(c);
+            }
+        }
+        out
+    };
+    let (a, b) = (mask(real), mask(small));
+    if a == b {
+        return Ok(());
+    }
+    let line = a
+        .lines()
+        .zip(b.lines())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.lines().count().min(b.lines().count()));
+    Err(format!(
+        "the shrunken kernel's code differs from the real one's beyond its numbers (IR line {}), so it does not stand for it",
+        line + 1
+    ))
+}
+
+/// Re-applies the schedule to a shrunken copy of the kernel; the trace
+/// and a description of the shrunken sizes (`with M = 12, K = 12`).
+fn shrunken_trace(
+    file: &SourceFile,
+    options: &CompileOptions,
+    real: &passes::schedule::Trace,
+) -> Result<(passes::schedule::Trace, String), String> {
+    let fail = |what: &str| format!("the kernel could not be shrunk ({what})");
+    let mut ast = dsl::parse(file).map_err(|_| fail("the file does not parse"))?;
+    let program = dsl::check(file, &ast).map_err(|_| fail("the file does not check"))?;
+    let schedule_name = options
+        .schedule
+        .as_deref()
+        .ok_or_else(|| fail("no schedule"))?;
+    let schedule = program
+        .schedules
+        .iter()
+        .find(|s| s.name == schedule_name)
+        .ok_or_else(|| fail("no such schedule"))?;
+    let kernel = &program.kernels[schedule.kernel.index()].name;
+    // The kernels involved: the scheduled one and those it names (calls).
+    let kernel_texts = related_kernels(file, &ast, kernel);
+    let relevant: HashSet<&str> = program
+        .consts
+        .iter()
+        .filter(|c| kernel_texts.iter().any(|t| mentions(t, &c.name)))
+        .map(|c| c.name.as_str())
+        .collect();
+    let kernel_names: HashSet<String> = related_kernel_names(&ast, &kernel_texts);
+    let mut sizes = BTreeSet::new();
+    let mut cap = BASE_CAP;
+    for c in &program.consts {
+        if relevant.contains(c.name.as_str()) && c.value > 0 {
+            sizes.insert(c.value);
+        }
+    }
+    for_each_schedule_size(&mut ast, &kernel_names, &mut |role, v| match role {
+        SizeRole::Size => {
+            sizes.insert(*v);
+        }
+        SizeRole::Depth => cap = cap.max(*v + 2),
+    });
+    let map = size_map(&sizes, cap).ok_or_else(|| {
+        fail(&format!(
+            "no small sizes keep the relations of {}",
+            sizes
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let mut shown = Vec::new();
+    for item in &mut ast.items {
+        if let dsl::ast::Item::Const(c) = item {
+            let Some(value) = program.consts.iter().find(|k| k.name == c.name.name) else {
+                continue;
+            };
+            if let Some(&small) = map
+                .get(&value.value)
+                .filter(|_| relevant.contains(c.name.name.as_str()))
+            {
+                if small != value.value {
+                    shown.push(format!("{} = {small}", c.name.name));
+                }
+                c.value = dsl::ast::Expr {
+                    kind: dsl::ast::ExprKind::Int(small),
+                    span: c.value.span,
+                };
+            }
+        }
+    }
+    for_each_schedule_size(&mut ast, &kernel_names, &mut |role, v| {
+        if role == SizeRole::Size {
+            if let Some(&small) = map.get(v) {
+                *v = small;
+            }
+        }
+    });
+    let program = dsl::check(file, &ast).map_err(|_| fail("the shrunken file does not check"))?;
+    let (_, trace) = crate::compile_checked(file, &program, options).map_err(|d| {
+        fail(&format!(
+            "the schedule does not apply to it: {}",
+            d[0].message
+        ))
+    })?;
+    if trace.steps.len() != real.steps.len() {
+        return Err(fail("the schedule has another number of steps on it"));
+    }
+    let shape = if shown.is_empty() {
+        "at its own size".to_string()
+    } else {
+        format!("shrunk to {}", shown.join(", "))
+    };
+    Ok((trace, shape))
+}
+
+/// The source text of the kernel `name` and of every kernel its text
+/// names, transitively.
+fn related_kernels(file: &SourceFile, ast: &dsl::ast::Program, name: &str) -> Vec<String> {
+    let kernels: Vec<&dsl::ast::KernelDecl> = ast
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            dsl::ast::Item::Kernel(k) => Some(k),
+            _ => None,
+        })
+        .collect();
+    let mut open = vec![name.to_string()];
+    let mut seen = HashSet::new();
+    let mut texts = Vec::new();
+    while let Some(n) = open.pop() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        let Some(k) = kernels.iter().find(|k| k.name.name == n) else {
+            continue;
+        };
+        let text = file.snippet(k.span).to_string();
+        for other in &kernels {
+            if mentions(&text, &other.name.name) {
+                open.push(other.name.name.clone());
+            }
+        }
+        texts.push(text);
+    }
+    texts
+}
+
+fn related_kernel_names(ast: &dsl::ast::Program, texts: &[String]) -> HashSet<String> {
+    ast.items
+        .iter()
+        .filter_map(|i| match i {
+            dsl::ast::Item::Kernel(k) if texts.iter().any(|t| mentions(t, &k.name.name)) => {
+                Some(k.name.name.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Does `text` use `name` as a whole identifier?
+fn mentions(text: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SizeRole {
+    /// A factor that divides an extent (split, tile, unroll, partition).
+    Size,
+    /// A count the shrunken kernel's trip counts must exceed (pipeline
+    /// stages, buffer copies).
+    Depth,
+}
+
+/// Calls `f` on every integer argument of the schedules of `kernels` that
+/// is a size or a depth.
+fn for_each_schedule_size(
+    ast: &mut dsl::ast::Program,
+    kernels: &HashSet<String>,
+    f: &mut impl FnMut(SizeRole, &mut i64),
+) {
+    use dsl::ast::ScheduleValueKind;
+    for item in &mut ast.items {
+        let dsl::ast::Item::Schedule(s) = item else {
+            continue;
+        };
+        if !kernels.contains(&s.kernel.name) {
+            continue;
+        }
+        for step in &mut s.steps {
+            let primitive = step.primitive.name.clone();
+            let mut position = 0;
+            for arg in &mut step.args {
+                let key = arg.key.as_ref().map(|k| k.name.clone());
+                let role = match (primitive.as_str(), key.as_deref(), position) {
+                    ("split", None, 1) | ("tile", None, 2 | 3) | ("unroll", None, 1) => {
+                        Some(SizeRole::Size)
+                    }
+                    ("partition", Some("factor"), _) => Some(SizeRole::Size),
+                    ("pipeline", Some("stages"), _) | ("double_buffer", Some("copies"), _) => {
+                        Some(SizeRole::Depth)
+                    }
+                    _ => None,
+                };
+                if key.is_none() {
+                    position += 1;
+                }
+                if let (Some(role), ScheduleValueKind::Int(v)) = (role, &mut arg.value.kind) {
+                    // `unroll(l, 0)` unrolls fully: 0 is not a size.
+                    if *v > 0 {
+                        f(role, v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Small stand-ins for `sizes`: increasing, every size up to
+/// [`KEEP_BELOW`] kept, and for every two sizes `a > b` the same
+/// divisibility, the same quotient up to `cap`, and a remainder in the
+/// same relation (divisibility, quotient up to `cap`) to every smaller
+/// size. `None` when no stand-in up to the size itself fits.
+pub(crate) fn size_map(sizes: &BTreeSet<i64>, cap: i64) -> Option<BTreeMap<i64, i64>> {
+    let mut map: BTreeMap<i64, i64> = BTreeMap::new();
+    let q = |a: i64, b: i64| (a / b).min(cap);
+    for &v in sizes {
+        let fits = |c: i64| {
+            map.iter().all(|(&u, &cu)| {
+                let (r, rc) = (v % u, c % cu);
+                q(v, u) == q(c, cu)
+                    && (r == 0) == (rc == 0)
+                    && map
+                        .iter()
+                        .filter(|(&w, _)| w < u)
+                        .all(|(&w, &cw)| (r % w == 0) == (rc % cw == 0) && q(r, w) == q(rc, cw))
+            })
+        };
+        let lowest = map.values().next_back().map_or(1, |&p| p + 1);
+        let chosen = if v <= KEEP_BELOW {
+            Some(v).filter(|&c| c >= lowest && fits(c))
+        } else {
+            (lowest.max(3)..=v).find(|&c| fits(c))
+        }?;
+        map.insert(v, chosen);
+    }
+    Some(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(sizes: &[i64], cap: i64) -> Option<Vec<(i64, i64)>> {
+        size_map(&sizes.iter().copied().collect(), cap).map(|m| m.into_iter().collect())
+    }
+
+    #[test]
+    fn sizes_shrink_keeping_divisibility_quotients_and_tails() {
+        // The 512^3 GEMM tiled by 64.
+        assert_eq!(map(&[64, 512], 4), Some(vec![(64, 3), (512, 12)]));
+        // A tail: 100 = 6 * 16 + 4, the tail divisible by 4.
+        let m = map(&[4, 16, 100], 4).unwrap();
+        let (f, n) = (m[1].1, m[2].1);
+        assert_eq!(m[0], (4, 4));
+        assert!(n % f != 0 && (n % f) % 4 == 0 && n / f >= 4);
+        // Small sizes stay.
+        assert_eq!(map(&[2, 3], 4), Some(vec![(2, 2), (3, 3)]));
+    }
+
+    #[test]
+    fn mentions_whole_identifiers_only() {
+        assert!(mentions("A: i8[M0, K0]", "M0"));
+        assert!(!mentions("A: i8[M01, K0]", "M0"));
+        assert!(!mentions("XM0", "M0"));
+    }
+}

@@ -1,0 +1,1053 @@
+//! Parametric obligations: facts about a program at its real size, proved
+//! with z3 over the loop domains instead of by running every iteration.
+//!
+//! A program's iteration space is affine: every `affine.for` has bounds
+//! that are affine maps (with `min`/`max`) of enclosing induction
+//! variables, every `affine.if` an integer set, and every access an affine
+//! map of them. [`Space`] turns the loops around an op into z3 integer
+//! variables and constraints, one variable per loop, named after the loop,
+//! so that two programs (the IR before and after a step) speak about the
+//! same iteration with the same variables. An obligation asks z3 for an
+//! iteration that breaks it; *unsat* proves it for every iteration, *sat*
+//! gives the violating iteration (or pair of iterations) from the model.
+//!
+//! The obligations:
+//! - [`bounds`]: no access leaves its memref, on any iteration;
+//! - [`split_coverage`]: a split (or a tile's splits) visits every
+//!   iteration of the original loop exactly once, and every access inside
+//!   the new loops addresses what the original addressed in that iteration;
+//! - [`dependences`]: a reorder (or a tile's) keeps the order of every two
+//!   accesses to one element, at least one a store, except the updates of
+//!   one reduction whose operator may be reassociated.
+//!
+//! A context the encoding does not model exactly (a loop bound or index
+//! computed from data, an `scf` construct) makes a violation *undecided*
+//! rather than a counterexample: the reported iteration might never run.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use accc_ir::affine::{AffineExpr, AffineMap, IntegerSet};
+use accc_ir::dialects::affine;
+use accc_ir::{Attribute, Module, Op, Value};
+use z3::ast::{Bool, Int};
+use z3::{Params, SatResult, Solver};
+
+/// Milliseconds z3 may spend on one query before it is *undecided*.
+const QUERY_TIMEOUT_MS: u32 = 5_000;
+
+/// Why an obligation does not hold, or could not be decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Failure {
+    /// A concrete iteration (or pair) that breaks it.
+    Violated(String),
+    /// The encoding or z3 could not decide it.
+    Undecided(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Violated(s) | Failure::Undecided(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Queries whose formulas were already proved unsat, by their text: a
+/// schedule's steps share most of their loops and accesses, so each is
+/// proved once per schedule.
+#[derive(Default)]
+pub struct Cache {
+    proved: HashSet<String>,
+    /// Queries sent to z3 (not answered from the cache).
+    pub queries: usize,
+}
+
+impl Cache {
+    /// Asserts `facts` and asks for a model: `None` when unsat (proved),
+    /// otherwise the model (`Err` for unknown).
+    fn solve(&mut self, facts: &[Bool]) -> Result<Option<z3::Model>, String> {
+        let mut key = String::new();
+        for f in facts {
+            let _ = writeln!(key, "{f}");
+        }
+        if self.proved.contains(&key) {
+            return Ok(None);
+        }
+        self.queries += 1;
+        let solver = Solver::new();
+        let mut params = Params::new();
+        params.set_u32("timeout", QUERY_TIMEOUT_MS);
+        solver.set_params(&params);
+        for f in facts {
+            solver.assert(f);
+        }
+        match solver.check() {
+            SatResult::Unsat => {
+                self.proved.insert(key);
+                Ok(None)
+            }
+            SatResult::Sat => Ok(solver.get_model()),
+            SatResult::Unknown => Err(solver
+                .get_reason_unknown()
+                .unwrap_or_else(|| "z3 gave up".to_string())),
+        }
+    }
+}
+
+/// `stage.loop` for a loop inside a named stage, else `loop`; `None` for
+/// an unnamed loop (a copy nest).
+pub fn qualified_loop_name(m: &Module, op: Op) -> Option<String> {
+    let name = m.attr(op, "loop_name").and_then(Attribute::as_str)?;
+    let mut outermost = op;
+    let mut cur = m.parent_op(op);
+    while let Some(p) = cur {
+        if m.op_name(p) == "affine.for" {
+            outermost = p;
+        }
+        cur = m.parent_op(p);
+    }
+    Some(
+        match m.attr(outermost, "op_name").and_then(Attribute::as_str) {
+            Some(stage) => format!("{stage}.{name}"),
+            None => name.to_string(),
+        },
+    )
+}
+
+/// Does the written loop reference `wanted` (`i`, `i.o` or `stage.i`)
+/// name loop `op`?
+fn names_loop(m: &Module, op: Op, wanted: &str) -> bool {
+    m.attr(op, "loop_name").and_then(Attribute::as_str) == Some(wanted)
+        || qualified_loop_name(m, op).as_deref() == Some(wanted)
+}
+
+/// The loops, branches and variables around ops of one program, as z3
+/// terms. Variables are named after their loops (`prefix` + qualified
+/// name), so the same loop in two programs is the same variable.
+struct Space<'m> {
+    m: &'m Module,
+    /// Variable name prefix: two copies of one iteration space (for a pair
+    /// of iterations) use two prefixes.
+    prefix: String,
+    /// Loops whose variable is given rather than made: by qualified name
+    /// (the loop a split replaced is an expression of the new ones).
+    bound: HashMap<String, Int>,
+    /// Induction variables seen so far and their terms.
+    ivs: HashMap<Value, Int>,
+    /// Constraints of the loops and branches entered, with the loop's
+    /// qualified name (`None` for branches and unnamed loops).
+    facts: Vec<(Option<String>, Bool)>,
+    /// Variables with a display name, for models.
+    shown: Vec<(String, Int)>,
+    /// Something around an op is not modelled exactly (data-dependent
+    /// bounds or branches): a model may be an iteration that never runs.
+    inexact: bool,
+}
+
+impl<'m> Space<'m> {
+    fn new(m: &'m Module, prefix: &str) -> Space<'m> {
+        Space {
+            m,
+            prefix: prefix.to_string(),
+            bound: HashMap::new(),
+            ivs: HashMap::new(),
+            facts: Vec::new(),
+            shown: Vec::new(),
+            inexact: false,
+        }
+    }
+
+    /// Enters every loop and branch around `op`, outermost first; `false`
+    /// if one cannot be modelled at all.
+    fn enter_around(&mut self, op: Op) -> bool {
+        let mut chain = Vec::new();
+        let mut cur = self.m.parent_op(op);
+        while let Some(p) = cur {
+            if self.m.op_name(p) == "func.func" {
+                break;
+            }
+            chain.push(p);
+            cur = self.m.parent_op(p);
+        }
+        chain.reverse();
+        // Which region of each enclosing op holds `op` (for `affine.if`).
+        let mut inner = op;
+        let mut regions = HashMap::new();
+        while let Some(p) = self.m.parent_op(inner) {
+            let block = self.m.op_parent_block(inner);
+            let idx = self
+                .m
+                .op_regions(p)
+                .iter()
+                .position(|r| block.is_some_and(|b| self.m.region_blocks(*r).contains(&b)));
+            regions.insert(p, idx.unwrap_or(0));
+            inner = p;
+        }
+        let mut depth = 0;
+        for p in chain {
+            match self.m.op_name(p) {
+                "affine.for" => {
+                    if !self.enter_for(p, depth) {
+                        return false;
+                    }
+                    depth += 1;
+                }
+                "affine.if" => self.enter_if(p, regions.get(&p).copied().unwrap_or(0)),
+                // Any other region (`scf.for`, `scf.if`): the op runs on
+                // some subset of the iterations modelled so far.
+                _ => self.inexact = true,
+            }
+        }
+        true
+    }
+
+    /// Enters loop `op`, the `depth`-th loop from the outside. A named
+    /// loop's variable is named after the loop (so one loop in two
+    /// programs is one variable), an unnamed one's (a copy nest) after its
+    /// induction variable and depth.
+    fn enter_for(&mut self, op: Op, depth: usize) -> bool {
+        let m = self.m;
+        let Some(iv) = affine::induction_var(m, op) else {
+            return false;
+        };
+        if self.ivs.contains_key(&iv) {
+            return true;
+        }
+        let qname = qualified_loop_name(m, op);
+        let display = qname
+            .clone()
+            .unwrap_or_else(|| format!("{}#{depth}", m.name_hint(iv).unwrap_or("loop")));
+        let (Some((lb, ub)), Some(step)) = (affine::for_bounds(m, op), affine::for_step(m, op))
+        else {
+            return false;
+        };
+        let lower = self.extremum(&lb.map, &lb.operands, true);
+        let upper = self.extremum(&ub.map, &ub.operands, false);
+        let given = qname.as_ref().and_then(|q| self.bound.get(q)).cloned();
+        let var = given.unwrap_or_else(|| {
+            let v = Int::new_const(format!("{}{display}", self.prefix));
+            self.shown.push((display.clone(), v.clone()));
+            v
+        });
+        match (lower, upper) {
+            (Some(lo), Some(hi)) => {
+                let mut c = vec![var.ge(&lo), var.lt(&hi)];
+                if step > 1 {
+                    c.push((&var - &lo).modulo(step).eq(Int::from_i64(0)));
+                }
+                self.facts.push((qname, Bool::and(&c)));
+            }
+            _ => self.inexact = true,
+        }
+        self.ivs.insert(iv, var);
+        true
+    }
+
+    fn enter_if(&mut self, op: Op, region: usize) {
+        let m = self.m;
+        let Some(set) = m
+            .attr(op, "condition")
+            .and_then(Attribute::as_integer_set)
+            .cloned()
+        else {
+            self.inexact = true;
+            return;
+        };
+        let operands: Vec<Value> = m.operands(op).to_vec();
+        match self.set(&set, &operands) {
+            Some(c) if region == 0 => self.facts.push((None, c)),
+            Some(c) => self.facts.push((None, c.not())),
+            None => self.inexact = true,
+        }
+    }
+
+    fn set(&mut self, set: &IntegerSet, operands: &[Value]) -> Option<Bool> {
+        let args = self.values(operands)?;
+        let nd = set.num_dims as usize;
+        let mut out = Vec::new();
+        for (e, is_eq) in &set.constraints {
+            let v = expr(e, &args[..nd.min(args.len())], &args[nd.min(args.len())..])?;
+            out.push(if *is_eq {
+                v.eq(Int::from_i64(0))
+            } else {
+                v.ge(Int::from_i64(0))
+            });
+        }
+        Some(Bool::and(&out))
+    }
+
+    /// The max (`lower`) or min of a bound map's results.
+    fn extremum(&mut self, map: &AffineMap, operands: &[Value], lower: bool) -> Option<Int> {
+        let results = self.map(map, operands)?;
+        results.into_iter().reduce(|a, b| {
+            let take_a = if lower { a.ge(&b) } else { a.le(&b) };
+            take_a.ite(&a, &b)
+        })
+    }
+
+    fn map(&mut self, map: &AffineMap, operands: &[Value]) -> Option<Vec<Int>> {
+        let args = self.values(operands)?;
+        let nd = (map.num_dims as usize).min(args.len());
+        map.results
+            .iter()
+            .map(|e| expr(e, &args[..nd], &args[nd..]))
+            .collect()
+    }
+
+    fn values(&mut self, vs: &[Value]) -> Option<Vec<Int>> {
+        vs.iter().map(|v| self.value(*v)).collect()
+    }
+
+    /// The term of an index value: an induction variable entered, a
+    /// constant, or affine/index arithmetic of those.
+    fn value(&mut self, v: Value) -> Option<Int> {
+        if let Some(t) = self.ivs.get(&v) {
+            return Some(t.clone());
+        }
+        let m = self.m;
+        let op = m.defining_op(v)?;
+        let ops: Vec<Value> = m.operands(op).to_vec();
+        match m.op_name(op) {
+            "arith.constant" => m.attr(op, "value")?.as_int().map(Int::from_i64),
+            "affine.apply" => {
+                let map = m.attr(op, "map")?.as_affine_map()?.clone();
+                self.map(&map, &ops)?.into_iter().next()
+            }
+            "affine.min" | "affine.max" => {
+                let map = m.attr(op, "map")?.as_affine_map()?.clone();
+                self.extremum(&map, &ops, m.op_name(op) == "affine.max")
+            }
+            "arith.addi" | "arith.subi" | "arith.muli"
+                if *m.value_type(v) == accc_ir::Type::Index =>
+            {
+                let (a, b) = (self.value(ops[0])?, self.value(ops[1])?);
+                Some(match m.op_name(op) {
+                    "arith.addi" => &a + &b,
+                    "arith.subi" => &a - &b,
+                    _ => &a * &b,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The memref and index terms of an access, `None` for an op that is
+    /// not one or an index the encoding cannot follow.
+    fn access(&mut self, op: Op) -> Option<(Value, Vec<Int>)> {
+        let m = self.m;
+        match m.op_name(op) {
+            "affine.load" | "affine.store" => {
+                let (map, operands) = affine::access_map(m, op)?;
+                let (map, operands) = (map.clone(), operands.to_vec());
+                Some((affine::access_memref(m, op)?, self.map(&map, &operands)?))
+            }
+            "memref.load" | "memref.store" => {
+                let first = usize::from(m.op_name(op) == "memref.store");
+                let ops = m.operands(op).to_vec();
+                let memref = *ops.get(first)?;
+                Some((memref, self.values(&ops[first + 1..])?))
+            }
+            _ => None,
+        }
+    }
+
+    fn all_facts(&self) -> Vec<Bool> {
+        self.facts.iter().map(|(_, f)| f.clone()).collect()
+    }
+
+    /// `(i = 3, k = 0)` from a model.
+    fn show(&self, model: &z3::Model) -> String {
+        let parts: Vec<String> = self
+            .shown
+            .iter()
+            .filter_map(|(name, v)| {
+                let val = model.eval(v, true)?.as_i64()?;
+                Some(format!("{name} = {val}"))
+            })
+            .collect();
+        format!("({})", parts.join(", "))
+    }
+}
+
+/// An affine expression over dims and symbols as a z3 term; `None` for
+/// a division or modulus by something other than a positive constant.
+fn expr(e: &AffineExpr, dims: &[Int], syms: &[Int]) -> Option<Int> {
+    let divisor = |b: &AffineExpr| b.as_const().filter(|c| *c > 0);
+    Some(match e {
+        AffineExpr::Dim(d) => dims.get(*d as usize)?.clone(),
+        AffineExpr::Sym(s) => syms.get(*s as usize)?.clone(),
+        AffineExpr::Const(c) => Int::from_i64(*c),
+        AffineExpr::Add(a, b) => expr(a, dims, syms)? + expr(b, dims, syms)?,
+        AffineExpr::Mul(a, b) => expr(a, dims, syms)? * expr(b, dims, syms)?,
+        // z3's `div`/`mod` are Euclidean: for a positive divisor they are
+        // MLIR's `floordiv`/`mod`.
+        AffineExpr::FloorDiv(a, b) => expr(a, dims, syms)?.div(Int::from_i64(divisor(b)?)),
+        AffineExpr::CeilDiv(a, b) => -((-expr(a, dims, syms)?).div(Int::from_i64(divisor(b)?))),
+        AffineExpr::Mod(a, b) => expr(a, dims, syms)?.modulo(Int::from_i64(divisor(b)?)),
+    })
+}
+
+fn is_access(m: &Module, op: Op) -> bool {
+    matches!(
+        m.op_name(op),
+        "affine.load" | "affine.store" | "memref.load" | "memref.store"
+    )
+}
+
+fn is_store(m: &Module, op: Op) -> bool {
+    m.op_name(op).ends_with(".store")
+}
+
+/// The kernel function's accesses in program order.
+fn accesses(m: &Module, kernel: &str) -> Result<Vec<Op>, Failure> {
+    let f = m
+        .lookup_symbol(kernel)
+        .ok_or_else(|| Failure::Undecided(format!("no function `{kernel}`")))?;
+    let mut out = Vec::new();
+    m.walk(f, &mut |op| {
+        if is_access(m, op) {
+            out.push(op);
+        }
+    });
+    Ok(out)
+}
+
+/// A memref's name for messages: `%A`, `%abuf`.
+fn memref_name(m: &Module, v: Value) -> String {
+    m.name_hint(v)
+        .map(|n| format!("`%{n}`"))
+        .unwrap_or_else(|| "a memref".to_string())
+}
+
+/// A memref's identity across two programs: a kernel argument by its
+/// position, a buffer by its name.
+fn memref_key(m: &Module, v: Value) -> String {
+    match m.value(v).def {
+        accc_ir::ValueDef::BlockArg { index, .. } => format!("arg{index}"),
+        accc_ir::ValueDef::OpResult { op, .. } => m
+            .attr(op, "accc.buffer")
+            .and_then(Attribute::as_str)
+            .map(|b| format!("buffer {b}"))
+            .or_else(|| m.name_hint(v).map(|n| format!("value {n}")))
+            .unwrap_or_else(|| format!("op {}", op.index())),
+    }
+}
+
+fn describe(m: &Module, op: Op) -> String {
+    format!(
+        "`{}` of {} at {}",
+        m.op_name(op),
+        access_target(m, op),
+        m.op(op).loc
+    )
+}
+
+fn access_target(m: &Module, op: Op) -> String {
+    let memref = match m.op_name(op) {
+        "affine.load" | "memref.load" => m.operands(op).first(),
+        _ => m.operands(op).get(1),
+    };
+    memref.map_or_else(|| "a memref".to_string(), |v| memref_name(m, *v))
+}
+
+fn model_values(model: &z3::Model, ts: &[Int]) -> String {
+    ts.iter()
+        .map(|t| {
+            model
+                .eval(t, true)
+                .and_then(|v| v.as_i64())
+                .map_or_else(|| "?".to_string(), |v| v.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// No access of `kernel` leaves its memref, on any iteration.
+pub fn bounds(m: &Module, kernel: &str, cache: &mut Cache) -> Result<(), Failure> {
+    for op in accesses(m, kernel)? {
+        let mut s = Space::new(m, "");
+        if !s.enter_around(op) {
+            return Err(Failure::Undecided(format!(
+                "the loops around {} are not affine",
+                describe(m, op)
+            )));
+        }
+        let Some((memref, index)) = s.access(op) else {
+            return Err(Failure::Undecided(format!(
+                "the index of {} is not affine in the loops",
+                describe(m, op)
+            )));
+        };
+        let Some(shape) = m.value_type(memref).as_memref().map(|t| t.shape.clone()) else {
+            continue;
+        };
+        let outside: Vec<Bool> = index
+            .iter()
+            .zip(&shape)
+            .map(|(i, n)| Bool::or(&[i.lt(Int::from_i64(0)), i.ge(Int::from_i64(*n))]))
+            .collect();
+        let mut facts = s.all_facts();
+        facts.push(Bool::or(&outside));
+        match cache.solve(&facts) {
+            Ok(None) => {}
+            Ok(Some(model)) => {
+                let text = format!(
+                    "{} accesses [{}], outside its shape {}, in iteration {}",
+                    describe(m, op),
+                    model_values(&model, &index),
+                    shape
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join("x"),
+                    s.show(&model)
+                );
+                return Err(if s.inexact {
+                    Failure::Undecided(format!("possibly: {text}"))
+                } else {
+                    Failure::Violated(text)
+                });
+            }
+            Err(why) => return Err(Failure::Undecided(format!("{}: {why}", describe(m, op)))),
+        }
+    }
+    Ok(())
+}
+
+/// One split a step claims to have made: loop `original` (as written,
+/// `i` or `stage.i`) of `before` became `outer` and `inner` in `after`,
+/// with `i = lb + step * (factor * outer + inner)`.
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub original: String,
+    pub factor: i64,
+    pub outer: String,
+    pub inner: String,
+}
+
+/// The loops of one split: the original `q` (constant bounds) in
+/// `before`, `oq` and `iq` in `after`.
+struct SplitLoops {
+    q: String,
+    lb: i64,
+    step: i64,
+    trips: i64,
+    outer: Op,
+    oq: String,
+    inner: Op,
+    iq: String,
+}
+
+fn split_loops(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+    sp: &Split,
+) -> Result<SplitLoops, Failure> {
+    let (op, q) = unique_loop(before, kernel, &sp.original)?;
+    let Some((lb, ub, step)) = affine::constant_bounds(before, op) else {
+        return Err(Failure::Undecided(format!(
+            "loop `{q}` does not have constant bounds"
+        )));
+    };
+    let trips = if ub > lb && step > 0 {
+        (ub - lb + step - 1) / step
+    } else {
+        0
+    };
+    let (outer, oq) = unique_loop(after, kernel, &sp.outer)?;
+    let (inner, iq) = unique_loop(after, kernel, &sp.inner)?;
+    Ok(SplitLoops {
+        q,
+        lb,
+        step,
+        trips,
+        outer,
+        oq,
+        inner,
+        iq,
+    })
+}
+
+/// The original loop's variable in terms of the split loops' variables
+/// (named with `prefix`): `lb + step * (factor * outer + inner)`.
+fn original_index(l: &SplitLoops, factor: i64, prefix: &str) -> Int {
+    let o = Int::new_const(format!("{prefix}{}", l.oq));
+    let i = Int::new_const(format!("{prefix}{}", l.iq));
+    &Int::from_i64(l.lb) + &(&(&(&o * factor) + &i) * l.step)
+}
+
+/// The one loop of `kernel` in `m` that `name` names.
+fn unique_loop(m: &Module, kernel: &str, name: &str) -> Result<(Op, String), Failure> {
+    let f = m
+        .lookup_symbol(kernel)
+        .ok_or_else(|| Failure::Undecided(format!("no function `{kernel}`")))?;
+    let mut found = Vec::new();
+    m.walk(f, &mut |op| {
+        if m.op_name(op) == "affine.for" {
+            if names_loop(m, op, name) {
+                found.extend(qualified_loop_name(m, op).map(|q| (op, q)));
+            }
+        }
+    });
+    match found.len() {
+        1 => Ok(found.pop().expect("one loop")),
+        0 => Err(Failure::Undecided(format!("no loop named `{name}`"))),
+        n => Err(Failure::Undecided(format!("{n} loops are named `{name}`"))),
+    }
+}
+
+/// The split visits every iteration of the original loop once, and every
+/// access inside the new loops that the original program also has (same
+/// op, same place in the source, same memref) addresses in each iteration
+/// what the original addressed in the corresponding one.
+pub fn split_coverage(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+    splits: &[Split],
+    cache: &mut Cache,
+) -> Result<(), Failure> {
+    // The after-program's variables for the new loops, and the original
+    // loops' variables as expressions of them.
+    let mut originals = HashMap::new();
+    for sp in splits {
+        let SplitLoops {
+            q,
+            lb,
+            step,
+            trips,
+            outer,
+            oq,
+            inner,
+            iq,
+        } = split_loops(before, after, kernel, sp)?;
+        let body = after
+            .entry_block(inner, 0)
+            .and_then(|b| after.block_ops(b).first().copied());
+        let Some(probe) = body else {
+            return Err(Failure::Undecided(format!("loop `{iq}` is empty")));
+        };
+        // Injective and into [0, trips): over two copies of the new loops
+        // (the loops around them shared).
+        let mut a = Space::new(after, "");
+        let mut b = Space::new(after, "'");
+        if !a.enter_around(probe) {
+            return Err(Failure::Undecided(format!(
+                "the loops around `{iq}` are not affine"
+            )));
+        }
+        for (name, v) in &a.shown {
+            if name != &oq && name != &iq {
+                b.bound.insert(name.clone(), v.clone());
+            }
+        }
+        b.enter_around(probe);
+        let (Some(o), Some(i), Some(o2), Some(i2)) = (
+            a.value(affine::induction_var(after, outer).expect("a loop")),
+            a.value(affine::induction_var(after, inner).expect("a loop")),
+            b.value(affine::induction_var(after, outer).expect("a loop")),
+            b.value(affine::induction_var(after, inner).expect("a loop")),
+        ) else {
+            return Err(Failure::Undecided(format!(
+                "`{iq}` is not nested in `{oq}`"
+            )));
+        };
+        let n = &(&o * sp.factor) + &i;
+        let n2 = &(&o2 * sp.factor) + &i2;
+        let mut facts = a.all_facts();
+        facts.extend(b.all_facts());
+        facts.push(n.eq(&n2));
+        facts.push(Bool::or(&[o.eq(&o2).not(), i.eq(&i2).not()]));
+        let exact = !a.inexact && !b.inexact;
+        check(cache, &facts, exact, |model| {
+            format!(
+                "iterations {} and {} of the split of `{q}` are the same original iteration {}",
+                a.show(model),
+                b.show(model),
+                model_values(model, std::slice::from_ref(&n))
+            )
+        })?;
+        let mut facts = a.all_facts();
+        facts.push(Bool::or(&[
+            n.lt(Int::from_i64(0)),
+            n.ge(Int::from_i64(trips)),
+        ]));
+        check(cache, &facts, exact, |model| {
+            format!(
+                "iteration {} of the split of `{q}` is original iteration {}, outside its {trips} iterations",
+                a.show(model),
+                model_values(model, std::slice::from_ref(&n))
+            )
+        })?;
+        // Onto: iteration `k` of the original loop is (k div f, k mod f)
+        // of the new ones; those must be inside their bounds.
+        let k = Int::new_const(format!("{q}#original"));
+        let mut c = Space::new(after, "");
+        c.bound.insert(oq.clone(), k.div(Int::from_i64(sp.factor)));
+        c.bound
+            .insert(iq.clone(), k.modulo(Int::from_i64(sp.factor)));
+        c.enter_around(probe);
+        let (inside, around): (Vec<_>, Vec<_>) =
+            c.facts.iter().cloned().partition(|(name, _)| {
+                name.as_deref() == Some(&oq) || name.as_deref() == Some(&iq)
+            });
+        let mut facts: Vec<Bool> = around.into_iter().map(|(_, f)| f).collect();
+        facts.push(k.ge(Int::from_i64(0)));
+        facts.push(k.lt(Int::from_i64(trips)));
+        facts.push(Bool::and(&inside.into_iter().map(|(_, f)| f).collect::<Vec<_>>()).not());
+        check(cache, &facts, exact && !c.inexact, |model| {
+            format!(
+                "original iteration {q} = {} is not visited by the split {}",
+                model
+                    .eval(&k, true)
+                    .and_then(|v| v.as_i64())
+                    .map(|v| lb + step * v)
+                    .map_or("?".to_string(), |v| v.to_string()),
+                c.show(model)
+            )
+        })?;
+        originals.insert(q, (&Int::from_i64(lb) + &(&n * step), oq, iq));
+    }
+    // Accesses inside the new loops against their originals.
+    let twins = Twins::new(before, after, kernel)?;
+    for op in accesses(after, kernel)? {
+        let Some(old) = twins.of(op) else { continue };
+        let mut a = Space::new(after, "");
+        if !a.enter_around(op) {
+            continue;
+        }
+        let mut b = Space::new(before, "");
+        let mut touched = false;
+        for (q, (expr, oq, iq)) in &originals {
+            if a.shown.iter().any(|(n, _)| n == oq) && a.shown.iter().any(|(n, _)| n == iq) {
+                // Re-express with this space's variables (same names).
+                b.bound.insert(q.clone(), expr.clone());
+                touched = true;
+            }
+        }
+        if !touched {
+            continue;
+        }
+        for (name, v) in &a.shown {
+            b.bound.entry(name.clone()).or_insert_with(|| v.clone());
+        }
+        if !b.enter_around(old) {
+            continue;
+        }
+        let (Some((_, new_index)), Some((_, old_index))) = (a.access(op), b.access(old)) else {
+            return Err(Failure::Undecided(format!(
+                "the index of {} is not affine in the loops",
+                describe(after, op)
+            )));
+        };
+        let mut facts = a.all_facts();
+        facts.extend(b.all_facts());
+        let differs: Vec<Bool> = new_index
+            .iter()
+            .zip(&old_index)
+            .map(|(x, y)| x.eq(y).not())
+            .collect();
+        facts.push(Bool::or(&differs));
+        check(cache, &facts, !a.inexact && !b.inexact, |model| {
+            format!(
+                "{} accesses [{}] in iteration {}, where the original accessed [{}]",
+                describe(after, op),
+                model_values(model, &new_index),
+                a.show(model),
+                model_values(model, &old_index)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Sends a query whose model is a violation; `what` renders it.
+fn check(
+    cache: &mut Cache,
+    facts: &[Bool],
+    exact: bool,
+    what: impl FnOnce(&z3::Model) -> String,
+) -> Result<(), Failure> {
+    match cache.solve(facts) {
+        Ok(None) => Ok(()),
+        Ok(Some(model)) if exact => Err(Failure::Violated(what(&model))),
+        Ok(Some(model)) => Err(Failure::Undecided(format!("possibly: {}", what(&model)))),
+        Err(why) => Err(Failure::Undecided(format!("z3: {why}"))),
+    }
+}
+
+/// Accesses of the rewritten program matched to the original's: the same
+/// op kind at the same source location on the same memref, when exactly
+/// one original access fits.
+struct Twins {
+    by_key: HashMap<String, Vec<Op>>,
+    after_keys: HashMap<Op, String>,
+}
+
+impl Twins {
+    fn new(before: &Module, after: &Module, kernel: &str) -> Result<Twins, Failure> {
+        let key = |m: &Module, op: Op| {
+            let memref = match m.op_name(op) {
+                "affine.load" | "memref.load" => m.operands(op).first(),
+                _ => m.operands(op).get(1),
+            };
+            format!(
+                "{} {} {}",
+                m.op_name(op).rsplit('.').next().unwrap_or(""),
+                m.op(op).loc,
+                memref.map_or(String::new(), |v| memref_key(m, *v))
+            )
+        };
+        let mut by_key: HashMap<String, Vec<Op>> = HashMap::new();
+        for op in accesses(before, kernel)? {
+            by_key.entry(key(before, op)).or_default().push(op);
+        }
+        let after_keys = accesses(after, kernel)?
+            .into_iter()
+            .map(|op| (op, key(after, op)))
+            .collect();
+        Ok(Twins { by_key, after_keys })
+    }
+
+    fn of(&self, op: Op) -> Option<Op> {
+        match self.by_key.get(self.after_keys.get(&op)?)?.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+}
+
+/// Is `store` the update of a reduction whose operator may be applied in
+/// any order: it stores `x op y` where `x` loads the element it stores to,
+/// and `op` is exact-associative and commutative (integer `+`, `*`, min,
+/// max, bitwise; float min/max; float `+`/`*` only with `fp_reassoc`)?
+/// Returns the load.
+fn reduction_load(m: &Module, store: Op, fp_reassoc: bool) -> Option<(Op, String)> {
+    if m.op_name(store) != "affine.store" {
+        return None;
+    }
+    let value = *m.operands(store).first()?;
+    let update = m.defining_op(value)?;
+    let name = m.op_name(update);
+    let exact = matches!(
+        name,
+        "arith.addi"
+            | "arith.muli"
+            | "arith.maxsi"
+            | "arith.minsi"
+            | "arith.maxui"
+            | "arith.minui"
+            | "arith.andi"
+            | "arith.ori"
+            | "arith.xori"
+            | "arith.maximumf"
+            | "arith.minimumf"
+            | "arith.maxnumf"
+            | "arith.minnumf"
+    ) || (fp_reassoc && matches!(name, "arith.addf" | "arith.mulf"));
+    if !exact {
+        return None;
+    }
+    let (smap, sops) = affine::access_map(m, store)?;
+    m.operands(update).iter().find_map(|v| {
+        let load = m.defining_op(*v)?;
+        if m.op_name(load) != "affine.load"
+            || affine::access_memref(m, load) != affine::access_memref(m, store)
+        {
+            return None;
+        }
+        let (lmap, lops) = affine::access_map(m, load)?;
+        (lmap == smap && lops == sops).then(|| (load, name.to_string()))
+    })
+}
+
+/// The pre-order position of every op of `kernel`, for textual order.
+fn positions(m: &Module, kernel: &str) -> HashMap<Op, usize> {
+    let mut out = HashMap::new();
+    if let Some(f) = m.lookup_symbol(kernel) {
+        m.walk(f, &mut |op| {
+            let n = out.len();
+            out.insert(op, n);
+        });
+    }
+    out
+}
+
+/// The loops around `op`, outermost first.
+fn loops_around(m: &Module, op: Op) -> Vec<Op> {
+    let mut out = Vec::new();
+    let mut cur = m.parent_op(op);
+    while let Some(p) = cur {
+        if m.op_name(p) == "affine.for" {
+            out.push(p);
+        }
+        cur = m.parent_op(p);
+    }
+    out.reverse();
+    out
+}
+
+/// "`x` runs before `y`" in program `m` for instances of accesses `a` (in
+/// space `sa`) and `b` (in `sb`): lexicographic over their common loops,
+/// then textual order.
+fn runs_before(
+    m: &Module,
+    pos: &HashMap<Op, usize>,
+    a: Op,
+    sa: &mut Space,
+    b: Op,
+    sb: &mut Space,
+) -> Option<Bool> {
+    let (la, lb) = (loops_around(m, a), loops_around(m, b));
+    let mut alternatives = Vec::new();
+    let mut equal = Vec::new();
+    for (x, y) in la.iter().zip(&lb).take_while(|(x, y)| x == y) {
+        let iv = affine::induction_var(m, *x)?;
+        debug_assert_eq!(x, y);
+        let (vx, vy) = (sa.value(iv)?, sb.value(iv)?);
+        let step_up = affine::for_step(m, *x).unwrap_or(1) > 0;
+        let earlier = if step_up { vx.lt(&vy) } else { vx.gt(&vy) };
+        let mut alt = equal.clone();
+        alt.push(earlier);
+        alternatives.push(Bool::and(&alt));
+        equal.push(vx.eq(&vy));
+    }
+    if pos.get(&a)? < pos.get(&b)? {
+        alternatives.push(Bool::and(&equal));
+    }
+    Some(Bool::or(&alternatives))
+}
+
+/// A reorder keeps every dependence: for two accesses to one element (at
+/// least one a store, not both updates of one reassociable reduction),
+/// the instance that ran first in `before` still runs first in `after`.
+/// The loops keep their names across the step, so one variable per loop
+/// name (per instance) describes both programs.
+pub fn dependences(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+    splits: &[Split],
+    fp_reassoc: bool,
+    cache: &mut Cache,
+) -> Result<(), Failure> {
+    let twins = Twins::new(before, after, kernel)?;
+    let split_loops: Vec<(SplitLoops, i64)> = splits
+        .iter()
+        .map(|sp| split_loops(before, after, kernel, sp).map(|l| (l, sp.factor)))
+        .collect::<Result<_, _>>()?;
+    // The original program's space for instance `prefix`: a split loop's
+    // variable is the expression of the new loops' variables.
+    let before_space = |prefix: &str| {
+        let mut s = Space::new(before, prefix);
+        for (l, factor) in &split_loops {
+            s.bound
+                .insert(l.q.clone(), original_index(l, *factor, prefix));
+        }
+        s
+    };
+    let ops = accesses(after, kernel)?;
+    let (pos_before, pos_after) = (positions(before, kernel), positions(after, kernel));
+    let memref_of = |m: &Module, op: Op| match m.op_name(op) {
+        "affine.load" | "memref.load" => m.operands(op).first().copied(),
+        _ => m.operands(op).get(1).copied(),
+    };
+    let reductions: HashMap<Op, (Op, String)> = ops
+        .iter()
+        .filter_map(|s| reduction_load(after, *s, fp_reassoc).map(|r| (*s, r)))
+        .collect();
+    let reduction_op = |op: Op| {
+        reductions
+            .iter()
+            .find_map(|(s, (l, name))| (*s == op || *l == op).then_some(name))
+    };
+    for (n, &x) in ops.iter().enumerate() {
+        for &y in &ops[n..] {
+            if !(is_store(after, x) || is_store(after, y))
+                || memref_of(after, x) != memref_of(after, y)
+            {
+                continue;
+            }
+            if let (Some(rx), Some(ry)) = (reduction_op(x), reduction_op(y)) {
+                if rx == ry {
+                    continue;
+                }
+            }
+            let (Some(ox), Some(oy)) = (twins.of(x), twins.of(y)) else {
+                continue;
+            };
+            // Two instances: `x` in iteration a, `y` in iteration b (the
+            // same op twice is two of its iterations), each in both
+            // programs over the same variables.
+            let mut ax = Space::new(after, "a.");
+            let mut by = Space::new(after, "b.");
+            let mut bx = before_space("a.");
+            let mut byb = before_space("b.");
+            if !(ax.enter_around(x)
+                && by.enter_around(y)
+                && bx.enter_around(ox)
+                && byb.enter_around(oy))
+            {
+                continue;
+            }
+            let (Some((_, ix)), Some((_, iy))) = (ax.access(x), by.access(y)) else {
+                continue;
+            };
+            let (Some(first_before), Some(first_after)) = (
+                runs_before(before, &pos_before, ox, &mut bx, oy, &mut byb),
+                runs_before(after, &pos_after, y, &mut by, x, &mut ax),
+            ) else {
+                continue;
+            };
+            let mut facts = ax.all_facts();
+            facts.extend(by.all_facts());
+            facts.extend(bx.all_facts());
+            facts.extend(byb.all_facts());
+            for (p, q) in ix.iter().zip(&iy) {
+                facts.push(p.eq(q));
+            }
+            facts.push(first_before);
+            facts.push(first_after);
+            let exact = !(ax.inexact || by.inexact || bx.inexact || byb.inexact);
+            check(cache, &facts, exact, |model| {
+                format!(
+                    "{} in iteration {} and {} in iteration {} touch element [{}]; the first ran first before the step, the second runs first after it",
+                    describe(after, x),
+                    ax.show(model),
+                    describe(after, y),
+                    by.show(model),
+                    model_values(model, &ix)
+                )
+            })?;
+            // The other order: `y` first before, `x` first after.
+            let (Some(yb), Some(xa)) = (
+                runs_before(before, &pos_before, oy, &mut byb, ox, &mut bx),
+                runs_before(after, &pos_after, x, &mut ax, y, &mut by),
+            ) else {
+                continue;
+            };
+            let mut facts = ax.all_facts();
+            facts.extend(by.all_facts());
+            facts.extend(bx.all_facts());
+            facts.extend(byb.all_facts());
+            for (p, q) in ix.iter().zip(&iy) {
+                facts.push(p.eq(q));
+            }
+            facts.push(yb);
+            facts.push(xa);
+            check(cache, &facts, exact, |model| {
+                format!(
+                    "{} in iteration {} and {} in iteration {} touch element [{}]; the second ran first before the step, the first runs first after it",
+                    describe(after, x),
+                    ax.show(model),
+                    describe(after, y),
+                    by.show(model),
+                    model_values(model, &ix)
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
