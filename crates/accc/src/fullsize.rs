@@ -82,8 +82,19 @@ pub fn verify_schedule(
     let mut outcomes = Vec::new();
     for (i, entry) in trace.steps.iter().enumerate() {
         let t = Instant::now();
-        let proved = obligations(entry, kernel, vopts.fp_reassoc, &mut cache);
+        let queries = cache.queries;
+        let proved = step_obligations(
+            &entry.step,
+            &entry.report.names,
+            &entry.before,
+            &entry.after,
+            kernel,
+            vopts.fp_reassoc,
+            &mut cache,
+        );
+        let queries = cache.queries - queries;
         let z3_ms = t.elapsed().as_secs_f64() * 1e3;
+
         let small_outcome = small_outcomes.as_ref().map(|o| &o[i]);
         let structure = match &small {
             Ok((small_trace, _)) => same_code(&entry.after, &small_trace.steps[i].after),
@@ -134,25 +145,31 @@ pub fn verify_schedule(
             ops_after,
             terms,
             millis: small_ms + z3_ms + if i == 0 { shrink_ms } else { 0.0 },
-            detail: if names.is_empty() {
-                format!("{shape}; z3: no obligation proved")
-            } else {
-                format!("{shape}; z3: {names}")
-            },
+            detail: format!(
+                "{shape}; z3: {} ({queries} queries, {z3_ms:.1} ms)",
+                if names.is_empty() {
+                    "no obligation proved"
+                } else {
+                    &names
+                }
+            ),
         });
     }
     outcomes
 }
 
-/// The obligations of one step at full size; the names of those proved,
-/// or the first that failed.
-fn obligations(
-    entry: &passes::schedule::TraceEntry,
+/// The obligations of one schedule step (`step`, which bound `names`)
+/// that took `before` to `after`, at full size: the names of those
+/// proved, or the first that failed and how.
+pub fn step_obligations(
+    step: &passes::schedule::Step,
+    names: &[String],
+    before: &Module,
+    after: &Module,
     kernel: &str,
     fp_reassoc: bool,
     cache: &mut Cache,
 ) -> Result<Vec<String>, (String, Failure)> {
-    let (before, after) = (&*entry.before, &*entry.after);
     let mut proved = Vec::new();
     let mut run = |name: String, r: Result<(), Failure>| match r {
         Ok(()) => {
@@ -162,7 +179,8 @@ fn obligations(
         Err(f) => Err((name, f)),
     };
     run("bounds".into(), obligation::bounds(after, kernel, cache))?;
-    let splits = claimed_splits(entry);
+    run("staging".into(), obligation::staging(after, kernel, cache))?;
+    let splits = claimed_splits(step, names);
     if !splits.is_empty() {
         let loops: Vec<&str> = splits.iter().map(|s| s.original.as_str()).collect();
         run(
@@ -170,7 +188,7 @@ fn obligations(
             obligation::split_coverage(before, after, kernel, &splits, cache),
         )?;
     }
-    if matches!(entry.step.primitive.as_str(), "reorder" | "tile") {
+    if matches!(step.primitive.as_str(), "reorder" | "tile") {
         run(
             "dependences".into(),
             obligation::dependences(before, after, kernel, &splits, fp_reassoc, cache),
@@ -181,16 +199,14 @@ fn obligations(
 
 /// The splits a `split` or `tile` step made: the loop as written, the
 /// factor, and the loops it created (from the step's report).
-fn claimed_splits(entry: &passes::schedule::TraceEntry) -> Vec<Split> {
+fn claimed_splits(step: &passes::schedule::Step, names: &[String]) -> Vec<Split> {
     use passes::schedule::ArgValue;
-    let positional: Vec<&ArgValue> = entry
-        .step
+    let positional: Vec<&ArgValue> = step
         .args
         .iter()
         .filter(|a| a.key.is_none())
         .map(|a| &a.value)
         .collect();
-    let names = &entry.report.names;
     let split = |l: usize, f: usize, o: usize, i: usize| match (
         positional.get(l),
         positional.get(f),
@@ -205,7 +221,7 @@ fn claimed_splits(entry: &passes::schedule::TraceEntry) -> Vec<Split> {
         }),
         _ => None,
     };
-    match entry.step.primitive.as_str() {
+    match step.primitive.as_str() {
         "split" => split(0, 1, 0, 1).into_iter().collect(),
         "tile" => [split(0, 2, 0, 2), split(1, 3, 1, 3)]
             .into_iter()
@@ -279,20 +295,26 @@ fn shrunken_trace(
         .map(|c| c.name.as_str())
         .collect();
     let kernel_names: HashSet<String> = related_kernel_names(&ast, &kernel_texts);
+    let schedule_names = related_schedules(&ast, schedule_name);
     let mut sizes = BTreeSet::new();
+    let mut factors = BTreeSet::new();
     let mut cap = BASE_CAP;
     for c in &program.consts {
         if relevant.contains(c.name.as_str()) && c.value > 0 {
             sizes.insert(c.value);
         }
     }
-    for_each_schedule_size(&mut ast, &kernel_names, &mut |role, v| match role {
+    for_each_kernel_size(&mut ast, &kernel_names, &mut |v| {
+        sizes.insert(*v);
+    });
+    for_each_schedule_size(&mut ast, &schedule_names, &mut |role, v| match role {
         SizeRole::Size => {
             sizes.insert(*v);
+            factors.insert(*v);
         }
         SizeRole::Depth => cap = cap.max(*v + 2),
     });
-    let map = size_map(&sizes, cap).ok_or_else(|| {
+    let map = size_map(&sizes, &factors, cap).ok_or_else(|| {
         fail(&format!(
             "no small sizes keep the relations of {}",
             sizes
@@ -322,7 +344,15 @@ fn shrunken_trace(
             }
         }
     }
-    for_each_schedule_size(&mut ast, &kernel_names, &mut |role, v| {
+    let mut literals = BTreeSet::new();
+    for_each_kernel_size(&mut ast, &kernel_names, &mut |v| {
+        if let Some(&small) = map.get(v).filter(|s| **s != *v) {
+            literals.insert(format!("{v} -> {small}"));
+            *v = small;
+        }
+    });
+    shown.extend(literals);
+    for_each_schedule_size(&mut ast, &schedule_names, &mut |role, v| {
         if role == SizeRole::Size {
             if let Some(&small) = map.get(v) {
                 *v = small;
@@ -401,6 +431,69 @@ fn mentions(text: &str, name: &str) -> bool {
     })
 }
 
+/// Calls `f` on every integer literal above [`KEEP_BELOW`] written where
+/// the kernels of `kernels` give a size: a tensor's dimensions and a
+/// loop's extents (not in index expressions, where literals are offsets).
+fn for_each_kernel_size(
+    ast: &mut dsl::ast::Program,
+    kernels: &HashSet<String>,
+    f: &mut impl FnMut(&mut i64),
+) {
+    use dsl::ast::{Block, Expr, ExprKind, LoopIter, StmtKind, TypeExpr};
+    fn literals(e: &mut Expr, f: &mut impl FnMut(&mut i64)) {
+        match &mut e.kind {
+            ExprKind::Int(v) if *v > KEEP_BELOW => f(v),
+            ExprKind::Access { indices: es, .. } | ExprKind::Call { args: es, .. } => {
+                es.iter_mut().for_each(|e| literals(e, f))
+            }
+            ExprKind::Unary { operand, .. } => literals(operand, f),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                literals(lhs, f);
+                literals(rhs, f);
+            }
+            ExprKind::Paren(e) => literals(e, f),
+            _ => {}
+        }
+    }
+    fn dims(t: &mut TypeExpr, f: &mut impl FnMut(&mut i64)) {
+        for e in t.dims.iter_mut().flatten() {
+            literals(e, f);
+        }
+    }
+    fn block(b: &mut Block, f: &mut impl FnMut(&mut i64)) {
+        for s in &mut b.stmts {
+            match &mut s.kind {
+                StmtKind::For { iter, body, .. } => {
+                    match iter {
+                        LoopIter::Grid { extents, .. } => {
+                            extents.iter_mut().for_each(|e| literals(e, f))
+                        }
+                        LoopIter::Range { lo, hi, .. } => {
+                            literals(lo, f);
+                            literals(hi, f);
+                        }
+                    }
+                    block(body, f);
+                }
+                StmtKind::Let { ty, .. } => dims(ty, f),
+                _ => {}
+            }
+        }
+    }
+    for item in &mut ast.items {
+        let dsl::ast::Item::Kernel(k) = item else {
+            continue;
+        };
+        if !kernels.contains(&k.name.name) {
+            continue;
+        }
+        for p in k.params.iter_mut().chain(k.outputs.iter_mut()) {
+            dims(&mut p.ty, f);
+        }
+        block(&mut k.body, f);
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum SizeRole {
     /// A factor that divides an extent (split, tile, unroll, partition).
@@ -410,11 +503,40 @@ enum SizeRole {
     Depth,
 }
 
-/// Calls `f` on every integer argument of the schedules of `kernels` that
-/// is a size or a depth.
+/// The schedule `name` and those its `compose` steps name, transitively.
+fn related_schedules(ast: &dsl::ast::Program, name: &str) -> HashSet<String> {
+    use dsl::ast::ScheduleValueKind;
+    let mut open = vec![name.to_string()];
+    let mut seen = HashSet::new();
+    while let Some(n) = open.pop() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        for item in &ast.items {
+            let dsl::ast::Item::Schedule(s) = item else {
+                continue;
+            };
+            if s.name.name != n {
+                continue;
+            }
+            for step in s.steps.iter().filter(|st| st.primitive.name == "compose") {
+                for arg in &step.args {
+                    if let ScheduleValueKind::Path(parts) = &arg.value.kind {
+                        let path: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+                        open.push(path.join("."));
+                    }
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// Calls `f` on every integer argument of the schedules named in
+/// `schedules` that is a size or a depth.
 fn for_each_schedule_size(
     ast: &mut dsl::ast::Program,
-    kernels: &HashSet<String>,
+    schedules: &HashSet<String>,
     f: &mut impl FnMut(SizeRole, &mut i64),
 ) {
     use dsl::ast::ScheduleValueKind;
@@ -422,7 +544,7 @@ fn for_each_schedule_size(
         let dsl::ast::Item::Schedule(s) = item else {
             continue;
         };
-        if !kernels.contains(&s.kernel.name) {
+        if !schedules.contains(&s.name.name) {
             continue;
         }
         for step in &mut s.steps {
@@ -454,24 +576,35 @@ fn for_each_schedule_size(
     }
 }
 
-/// Small stand-ins for `sizes`: increasing, every size up to
-/// [`KEEP_BELOW`] kept, and for every two sizes `a > b` the same
-/// divisibility, the same quotient up to `cap`, and a remainder in the
-/// same relation (divisibility, quotient up to `cap`) to every smaller
-/// size. `None` when no stand-in up to the size itself fits.
-pub(crate) fn size_map(sizes: &BTreeSet<i64>, cap: i64) -> Option<BTreeMap<i64, i64>> {
+/// Small stand-ins for `sizes`: increasing (so equal sizes stay equal
+/// and distinct ones distinct), every size up to [`KEEP_BELOW`] kept, and
+/// for every size `a` and smaller factor `b` (a schedule's split, tile,
+/// unroll or partition factor) the same divisibility, the same quotient
+/// up to `cap`, and a remainder in the same relation to every smaller
+/// factor. Two extents are not related to each other (loops over them are
+/// independent; where a kernel relates them, the shrunken code differs
+/// and the comparison of the code says so). `None` when no stand-in up
+/// to the size itself fits.
+pub(crate) fn size_map(
+    sizes: &BTreeSet<i64>,
+    factors: &BTreeSet<i64>,
+    cap: i64,
+) -> Option<BTreeMap<i64, i64>> {
     let mut map: BTreeMap<i64, i64> = BTreeMap::new();
     let q = |a: i64, b: i64| (a / b).min(cap);
     for &v in sizes {
         let fits = |c: i64| {
-            map.iter().all(|(&u, &cu)| {
+            let smaller = |below: i64| {
+                map.iter()
+                    .filter(move |(&u, _)| u < below && factors.contains(&u))
+                    .map(|(&u, &cu)| (u, cu))
+            };
+            smaller(v).all(|(u, cu)| {
                 let (r, rc) = (v % u, c % cu);
                 q(v, u) == q(c, cu)
                     && (r == 0) == (rc == 0)
-                    && map
-                        .iter()
-                        .filter(|(&w, _)| w < u)
-                        .all(|(&w, &cw)| (r % w == 0) == (rc % cw == 0) && q(r, w) == q(rc, cw))
+                    && smaller(u)
+                        .all(|(w, cw)| (r % w == 0) == (rc % cw == 0) && q(r, w) == q(rc, cw))
             })
         };
         let lowest = map.values().next_back().map_or(1, |&p| p + 1);
@@ -490,7 +623,9 @@ mod tests {
     use super::*;
 
     fn map(sizes: &[i64], cap: i64) -> Option<Vec<(i64, i64)>> {
-        size_map(&sizes.iter().copied().collect(), cap).map(|m| m.into_iter().collect())
+        let all = sizes.iter().copied().collect();
+        let factors = sizes[..sizes.len() - 1].iter().copied().collect();
+        size_map(&all, &factors, cap).map(|m| m.into_iter().collect())
     }
 
     #[test]

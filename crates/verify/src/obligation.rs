@@ -75,7 +75,11 @@ impl Cache {
             return Ok(None);
         }
         self.queries += 1;
-        let solver = Solver::new();
+        // Linear integer arithmetic (affine maps multiply by constants and
+        // divide by positive constants); quantifiers only in `staging`.
+        let quantified = key.contains("forall");
+        let solver = Solver::new_for_logic(if quantified { "LIA" } else { "QF_LIA" })
+            .unwrap_or_default();
         let mut params = Params::new();
         params.set_u32("timeout", QUERY_TIMEOUT_MS);
         solver.set_params(&params);
@@ -585,10 +589,8 @@ fn unique_loop(m: &Module, kernel: &str, name: &str) -> Result<(Op, String), Fai
         .ok_or_else(|| Failure::Undecided(format!("no function `{kernel}`")))?;
     let mut found = Vec::new();
     m.walk(f, &mut |op| {
-        if m.op_name(op) == "affine.for" {
-            if names_loop(m, op, name) {
-                found.extend(qualified_loop_name(m, op).map(|q| (op, q)));
-            }
+        if m.op_name(op) == "affine.for" && names_loop(m, op, name) {
+            found.extend(qualified_loop_name(m, op).map(|q| (op, q)));
         }
     });
     match found.len() {
@@ -698,43 +700,49 @@ pub fn split_coverage(
         facts.push(k.lt(Int::from_i64(trips)));
         facts.push(Bool::and(&inside.into_iter().map(|(_, f)| f).collect::<Vec<_>>()).not());
         check(cache, &facts, exact && !c.inexact, |model| {
+            let k = model.eval(&k, true).and_then(|v| v.as_i64()).unwrap_or(0);
+            let mut around = c.show(model);
+            if around == "()" {
+                around.clear();
+            } else {
+                around = format!(" (around it: {around})");
+            }
             format!(
-                "original iteration {q} = {} is not visited by the split {}",
-                model
-                    .eval(&k, true)
-                    .and_then(|v| v.as_i64())
-                    .map(|v| lb + step * v)
-                    .map_or("?".to_string(), |v| v.to_string()),
-                c.show(model)
+                "original iteration {q} = {} is not visited: iteration ({oq} = {}, {iq} = {}) of the split is outside its loops{around}",
+                lb + step * k,
+                k.div_euclid(sp.factor),
+                k.rem_euclid(sp.factor),
             )
         })?;
-        originals.insert(q, (&Int::from_i64(lb) + &(&n * step), oq, iq));
+        originals.insert(q, &Int::from_i64(lb) + &(&n * step));
     }
-    // Accesses inside the new loops against their originals.
+    accesses_agree(before, after, kernel, &originals, cache)
+}
+
+/// Every access of `after` addresses, in each iteration, what its
+/// counterpart in `before` addressed in the same iteration: the loops of
+/// both programs are one set of variables by name, except the loops of
+/// `before` in `originals`, which are expressions of `after`'s (a split
+/// loop). This ties the two programs' iterations together for the other
+/// obligations, so it is checked rather than assumed.
+fn accesses_agree(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+    originals: &HashMap<String, Int>,
+    cache: &mut Cache,
+) -> Result<(), Failure> {
     let twins = Twins::new(before, after, kernel)?;
     for op in accesses(after, kernel)? {
-        let Some(old) = twins.of(op) else { continue };
+        let old = twins.require(after, op)?;
         let mut a = Space::new(after, "");
-        if !a.enter_around(op) {
-            continue;
-        }
         let mut b = Space::new(before, "");
-        let mut touched = false;
-        for (q, (expr, oq, iq)) in &originals {
-            if a.shown.iter().any(|(n, _)| n == oq) && a.shown.iter().any(|(n, _)| n == iq) {
-                // Re-express with this space's variables (same names).
-                b.bound.insert(q.clone(), expr.clone());
-                touched = true;
-            }
-        }
-        if !touched {
-            continue;
-        }
-        for (name, v) in &a.shown {
-            b.bound.entry(name.clone()).or_insert_with(|| v.clone());
-        }
-        if !b.enter_around(old) {
-            continue;
+        b.bound = originals.clone();
+        if !(a.enter_around(op) && b.enter_around(old)) {
+            return Err(Failure::Undecided(format!(
+                "the loops around {} are not affine",
+                describe(after, op)
+            )));
         }
         let (Some((_, new_index)), Some((_, old_index))) = (a.access(op), b.access(old)) else {
             return Err(Failure::Undecided(format!(
@@ -779,11 +787,11 @@ fn check(
 }
 
 /// Accesses of the rewritten program matched to the original's: the same
-/// op kind at the same source location on the same memref, when exactly
-/// one original access fits.
+/// op kind at the same source location on the same memref; several alike
+/// (unrolled copies) pair up in program order when both programs have
+/// equally many.
 struct Twins {
-    by_key: HashMap<String, Vec<Op>>,
-    after_keys: HashMap<Op, String>,
+    pairs: HashMap<Op, Op>,
 }
 
 impl Twins {
@@ -800,22 +808,35 @@ impl Twins {
                 memref.map_or(String::new(), |v| memref_key(m, *v))
             )
         };
-        let mut by_key: HashMap<String, Vec<Op>> = HashMap::new();
-        for op in accesses(before, kernel)? {
-            by_key.entry(key(before, op)).or_default().push(op);
+        let group = |m: &Module| -> Result<HashMap<String, Vec<Op>>, Failure> {
+            let mut out: HashMap<String, Vec<Op>> = HashMap::new();
+            for op in accesses(m, kernel)? {
+                out.entry(key(m, op)).or_default().push(op);
+            }
+            Ok(out)
+        };
+        let (old, new) = (group(before)?, group(after)?);
+        let mut pairs = HashMap::new();
+        for (k, ops) in new {
+            if let Some(originals) = old.get(&k).filter(|o| o.len() == ops.len()) {
+                pairs.extend(ops.into_iter().zip(originals.iter().copied()));
+            }
         }
-        let after_keys = accesses(after, kernel)?
-            .into_iter()
-            .map(|op| (op, key(after, op)))
-            .collect();
-        Ok(Twins { by_key, after_keys })
+        Ok(Twins { pairs })
     }
 
     fn of(&self, op: Op) -> Option<Op> {
-        match self.by_key.get(self.after_keys.get(&op)?)?.as_slice() {
-            [one] => Some(*one),
-            _ => None,
-        }
+        self.pairs.get(&op).copied()
+    }
+
+    /// The original of `op`, or why there is none.
+    fn require(&self, after: &Module, op: Op) -> Result<Op, Failure> {
+        self.of(op).ok_or_else(|| {
+            Failure::Undecided(format!(
+                "{} has no single counterpart in the program before the step",
+                describe(after, op)
+            ))
+        })
     }
 }
 
@@ -938,6 +959,11 @@ pub fn dependences(
         .iter()
         .map(|sp| split_loops(before, after, kernel, sp).map(|l| (l, sp.factor)))
         .collect::<Result<_, _>>()?;
+    let originals: HashMap<String, Int> = split_loops
+        .iter()
+        .map(|(l, factor)| (l.q.clone(), original_index(l, *factor, "")))
+        .collect();
+    accesses_agree(before, after, kernel, &originals, cache)?;
     // The original program's space for instance `prefix`: a split loop's
     // variable is the expression of the new loops' variables.
     let before_space = |prefix: &str| {
@@ -975,9 +1001,7 @@ pub fn dependences(
                     continue;
                 }
             }
-            let (Some(ox), Some(oy)) = (twins.of(x), twins.of(y)) else {
-                continue;
-            };
+            let (ox, oy) = (twins.require(after, x)?, twins.require(after, y)?);
             // Two instances: `x` in iteration a, `y` in iteration b (the
             // same op twice is two of its iterations), each in both
             // programs over the same variables.
@@ -1050,4 +1074,134 @@ pub fn dependences(
         }
     }
     Ok(())
+}
+
+/// The copy nest (`accc.copy` = `in` or `out`) around `op`, if any: its
+/// direction.
+fn copy_direction(m: &Module, op: Op) -> Option<String> {
+    let mut cur = m.parent_op(op);
+    while let Some(p) = cur {
+        if let Some(d) = m.attr(p, "accc.copy").and_then(Attribute::as_str) {
+            return Some(d.to_string());
+        }
+        cur = m.parent_op(p);
+    }
+    None
+}
+
+/// Footprint and write-back of staged buffers (`buffer_at`,
+/// `double_buffer`, `hoist`, `pipeline`, `reuse_at` leave them): every
+/// element of a buffer that the computation reads is written by one of
+/// the buffer's copy-in nests on some iteration, and every element the
+/// computation writes is read by one of its copy-out nests on some
+/// iteration. (When each happens is what the symbolic run of the
+/// shrunken kernel checks; this makes sure no row or column of the real
+/// footprint is left out.)
+pub fn staging(m: &Module, kernel: &str, cache: &mut Cache) -> Result<(), Failure> {
+    let ops = accesses(m, kernel)?;
+    let memref_of = |op: Op| match m.op_name(op) {
+        "affine.load" | "memref.load" => m.operands(op).first().copied(),
+        _ => m.operands(op).get(1).copied(),
+    };
+    let staged: Vec<Value> = {
+        let mut seen = Vec::new();
+        for &op in &ops {
+            if let Some(v) = memref_of(op) {
+                let is_buffer = m
+                    .defining_op(v)
+                    .is_some_and(|d| m.attr(d, "accc.buffer").is_some());
+                if is_buffer && !seen.contains(&v) {
+                    seen.push(v);
+                }
+            }
+        }
+        seen
+    };
+    for buf in staged {
+        let of_buf: Vec<Op> = ops
+            .iter()
+            .copied()
+            .filter(|o| memref_of(*o) == Some(buf))
+            .collect();
+        let copies = |dir: &str, store: bool| -> Vec<Op> {
+            of_buf
+                .iter()
+                .copied()
+                .filter(|o| {
+                    is_store(m, *o) == store && copy_direction(m, *o).as_deref() == Some(dir)
+                })
+                .collect()
+        };
+        let (fills, drains) = (copies("in", true), copies("out", false));
+        let computing = |store: bool| -> Vec<Op> {
+            of_buf
+                .iter()
+                .copied()
+                .filter(|o| is_store(m, *o) == store && copy_direction(m, *o).is_none())
+                .collect()
+        };
+        if !fills.is_empty() {
+            for read in computing(false) {
+                covered_by(m, read, &fills, "no copy-in writes it", cache)?;
+            }
+        }
+        if !drains.is_empty() {
+            for write in computing(true) {
+                covered_by(m, write, &drains, "no copy-out reads it", cache)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Is the element `access` touches, on every iteration, also touched by
+/// one of `copies` on some iteration?
+fn covered_by(
+    m: &Module,
+    access: Op,
+    copies: &[Op],
+    missing: &str,
+    cache: &mut Cache,
+) -> Result<(), Failure> {
+    let mut s = Space::new(m, "");
+    if !s.enter_around(access) {
+        return Err(Failure::Undecided(format!(
+            "the loops around {} are not affine",
+            describe(m, access)
+        )));
+    }
+    let Some((_, index)) = s.access(access) else {
+        return Err(Failure::Undecided(format!(
+            "the index of {} is not affine in the loops",
+            describe(m, access)
+        )));
+    };
+    let mut facts = s.all_facts();
+    let mut exact = !s.inexact;
+    for (n, &c) in copies.iter().enumerate() {
+        let mut cs = Space::new(m, &format!("copy{n}."));
+        let Some((_, cindex)) = cs.enter_around(c).then(|| cs.access(c)).flatten() else {
+            return Err(Failure::Undecided(format!(
+                "the index of {} is not affine in the loops",
+                describe(m, c)
+            )));
+        };
+        exact &= !cs.inexact;
+        let same: Vec<Bool> = index.iter().zip(&cindex).map(|(a, b)| a.eq(b)).collect();
+        let body = Bool::and(&[Bool::and(&cs.all_facts()), Bool::and(&same)]).not();
+        let vars: Vec<&dyn z3::ast::Ast> = cs
+            .shown
+            .iter()
+            .map(|(_, v)| v as &dyn z3::ast::Ast)
+            .collect();
+        facts.push(z3::ast::forall_const(&vars, &[], &body));
+    }
+    check(cache, &facts, exact, |model| {
+        format!(
+            "{} touches element [{}] in iteration {}, and {missing} on any iteration",
+            describe(m, access),
+            model_values(model, &index),
+            s.show(model)
+        )
+    })
 }
