@@ -455,7 +455,7 @@ fn a_schedule_whose_shrunken_code_differs_is_unknown_not_proved() {
         outcomes[0].detail
     );
     match &outcomes[1].verdict {
-        Verdict::Unknown { reason } => {
+        Verdict::Unknown { reason, .. } => {
             assert!(reason.contains("does not stand for it"), "{reason}")
         }
         other => panic!("the unrolled step is {other:?}"),

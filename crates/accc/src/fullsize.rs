@@ -66,7 +66,21 @@ pub fn verify_schedule(
         .max()
         .unwrap_or(0);
     if largest <= vopts.budget {
-        return crate::verify_trace(trace, kernel, vopts);
+        // The estimate can fall short of the run; a run over the budget
+        // falls back to the full-size strategy.
+        let outcomes = crate::verify_trace(trace, kernel, vopts);
+        let over = |o: &Outcome| {
+            matches!(
+                o.verdict,
+                Verdict::Unknown {
+                    over_budget: true,
+                    ..
+                }
+            )
+        };
+        if !outcomes.iter().any(over) {
+            return outcomes;
+        }
     }
     let start = Instant::now();
     let small = shrunken_trace(file, options, trace);
@@ -108,35 +122,46 @@ pub fn verify_schedule(
                 let mut v = o.verdict.clone();
                 if let Verdict::NotEquivalent { counterexample } = &mut v {
                     counterexample.output =
-                        format!("{} (of the kernel {shape})", counterexample.output);
+                        format!("{} (of the kernel {shape})", counterexample.output)
+                            .replace(" (of the kernel )", "");
                 }
                 v
             }
             (_, _, Err(why)) => Verdict::Unknown {
                 reason: format!(
-                    "the kernel is over the budget ({largest} symbolic operations) and {why}"
+                    "the kernel is over the budget of {} symbolic operations (about {largest}) and {why}",
+                    vopts.budget
                 ),
+                over_budget: true,
             },
             (Err((name, Failure::Undecided(why))), _, _) => Verdict::Unknown {
                 reason: format!("obligation `{name}` is undecided: {why}"),
+                over_budget: false,
             },
-            (_, Some(o), _) if !o.verdict.is_equivalent() => Verdict::Unknown {
-                reason: format!(
-                    "on the kernel {shape}: {}",
-                    match &o.verdict {
-                        Verdict::Unknown { reason } => reason.as_str(),
-                        _ => "not decided",
-                    }
-                ),
+            (_, Some(o), _) if !o.verdict.is_equivalent() => match &o.verdict {
+                Verdict::Unknown {
+                    reason,
+                    over_budget,
+                } => Verdict::Unknown {
+                    reason: if shape.is_empty() {
+                        reason.clone()
+                    } else {
+                        format!("on the kernel {shape}: {reason}")
+                    },
+                    over_budget: *over_budget,
+                },
+                other => other.clone(),
             },
             (Ok(_), Some(_), Ok(())) => Verdict::Equivalent,
             (Ok(_), None, _) => Verdict::Unknown {
                 reason: "the shrunken kernel was not verified".to_string(),
+                over_budget: false,
             },
         };
         let (ops, ops_after, terms, small_ms) =
             small_outcome.map_or((0, 0, 0, 0.0), |o| (o.ops, o.ops_after, o.terms, o.millis));
-        let names = proved.as_ref().map(|n| n.join(", ")).unwrap_or_default();
+        let proved = proved.unwrap_or_default();
+        let names = proved.join(", ");
         outcomes.push(Outcome {
             verdict,
             method: "shrunk+z3",
@@ -146,13 +171,19 @@ pub fn verify_schedule(
             terms,
             millis: small_ms + z3_ms + if i == 0 { shrink_ms } else { 0.0 },
             detail: format!(
-                "{shape}; z3: {} ({queries} queries, {z3_ms:.1} ms)",
+                "{}; z3: {} ({queries} queries, {z3_ms:.1} ms)",
+                if shape.is_empty() {
+                    "not shrunk"
+                } else {
+                    &shape
+                },
                 if names.is_empty() {
                     "no obligation proved"
                 } else {
                     &names
                 }
             ),
+            obligations: proved,
         });
     }
     outcomes
@@ -359,21 +390,22 @@ fn shrunken_trace(
             }
         }
     });
+    if shown.is_empty() {
+        return Err(fail(
+            "its sizes are already as small as its schedule allows",
+        ));
+    }
     let program = dsl::check(file, &ast).map_err(|_| fail("the shrunken file does not check"))?;
     let (_, trace) = crate::compile_checked(file, &program, options).map_err(|d| {
         fail(&format!(
             "the schedule does not apply to it: {}",
-            d[0].message
+            d.first().map_or("", |d| d.message.as_str())
         ))
     })?;
     if trace.steps.len() != real.steps.len() {
         return Err(fail("the schedule has another number of steps on it"));
     }
-    let shape = if shown.is_empty() {
-        "at its own size".to_string()
-    } else {
-        format!("shrunk to {}", shown.join(", "))
-    };
+    let shape = format!("shrunk to {}", shown.join(", "));
     Ok((trace, shape))
 }
 

@@ -343,9 +343,14 @@ fn gate(
                 };
                 return Err(report(cli, source, &[d]));
             }
-            accc::verify::Verdict::Unknown { reason } => {
-                unverified.push((format!("step {} (`{}`)", i + 1, entry.step), reason))
-            }
+            accc::verify::Verdict::Unknown {
+                reason,
+                over_budget,
+            } => unverified.push((
+                format!("step {} (`{}`)", i + 1, entry.step),
+                reason,
+                *over_budget,
+            )),
         }
     }
     if unverified.is_empty() {
@@ -356,17 +361,16 @@ fn gate(
         unverified.len(),
         trace.steps.len()
     );
-    // A kernel over the budget is said once, for all its steps.
-    let over_budget = |r: &String| r.contains("over the budget");
-    if unverified.iter().all(|(_, r)| over_budget(r)) {
-        eprintln!("{head}: the kernel needs {}", unverified[0].1);
+    // One reason for every step (a kernel over the budget) is said once.
+    if unverified.len() > 1 && unverified.iter().all(|(_, r, _)| *r == unverified[0].1) {
+        eprintln!("{head}: {}", unverified[0].1);
     } else {
         eprintln!("{head}:");
-        for (step, reason) in &unverified {
+        for (step, reason, _) in &unverified {
             eprintln!("  {step}: {reason}");
         }
     }
-    if unverified.iter().any(|(_, r)| over_budget(r)) {
+    if unverified.iter().any(|(_, _, over)| *over) {
         eprintln!("  (a larger --verify-budget verifies larger kernels, at the cost of time)");
     }
     Ok(())
@@ -471,7 +475,7 @@ fn verify_command(
                 accc::verify::Verdict::NotEquivalent { counterexample } => {
                     print!("{}", counterexample.render())
                 }
-                accc::verify::Verdict::Unknown { reason } => println!("  {reason}"),
+                accc::verify::Verdict::Unknown { reason, .. } => println!("  {reason}"),
                 accc::verify::Verdict::Equivalent => {}
             }
         }

@@ -78,8 +78,17 @@ pub struct Counterexample {
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     Equivalent,
-    NotEquivalent { counterexample: Box<Counterexample> },
-    Unknown { reason: String },
+    NotEquivalent {
+        counterexample: Box<Counterexample>,
+    },
+    Unknown {
+        reason: String,
+        /// The kernel needs more symbolic operations than the budget
+        /// allows: a larger budget (or, for a schedule, the full-size
+        /// strategy) may decide it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        over_budget: bool,
+    },
 }
 
 impl Verdict {
@@ -117,6 +126,10 @@ pub struct Outcome {
     /// shapes and the obligations proved at full size.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The parametric obligations proved at full size (method
+    /// `shrunk+z3`), by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub obligations: Vec<String>,
 }
 
 /// Is `kernel` in `after` equivalent to `kernel` in `before`?
@@ -215,6 +228,7 @@ fn step(
         terms: store.len(),
         millis: start.elapsed().as_secs_f64() * 1e3,
         detail: String::new(),
+        obligations: Vec::new(),
     };
     // The same program (a step that changed nothing the verifier can see,
     // or two copies of one file) is equivalent without a run, whatever its
@@ -227,10 +241,7 @@ fn step(
     }
     let current = run_program(after, kernel, options, store);
     let (verdict, ops) = match (previous, &current) {
-        (Err(e), _) => (
-            unknown(e.to_string()),
-            current.as_ref().map_or(0, |r| r.ops),
-        ),
+        (Err(e), _) => (not_run("", e), current.as_ref().map_or(0, |r| r.ops)),
         (Ok(p), Err(RunFailure::Fault(e))) => (
             Verdict::NotEquivalent {
                 counterexample: Box::new(Counterexample {
@@ -246,7 +257,7 @@ fn step(
             },
             p.ops,
         ),
-        (Ok(p), Err(e)) => (unknown(format!("the rewritten program: {e}")), p.ops),
+        (Ok(p), Err(e)) => (not_run("the rewritten program: ", e), p.ops),
         (Ok(p), Ok(c)) => (compare(before, after, p, c, store), p.ops + c.ops),
     };
     let ops_after = current.as_ref().map_or(0, |r| r.ops);
@@ -259,6 +270,15 @@ fn step(
 fn unknown(reason: impl Into<String>) -> Verdict {
     Verdict::Unknown {
         reason: reason.into(),
+        over_budget: false,
+    }
+}
+
+/// *Unknown* because a program could not be run (`which`: whose run).
+fn not_run(which: &str, failure: &RunFailure) -> Verdict {
+    Verdict::Unknown {
+        reason: format!("{which}{failure}"),
+        over_budget: matches!(failure, RunFailure::OverBudget(_)),
     }
 }
 
@@ -278,13 +298,17 @@ struct Run {
 enum RunFailure {
     /// It faults: a wrong rewrite when the program before it did not.
     Fault(String),
+    /// It needs more symbolic operations than the budget.
+    OverBudget(String),
     Other(String),
 }
 
 impl std::fmt::Display for RunFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunFailure::Fault(s) | RunFailure::Other(s) => f.write_str(s),
+            RunFailure::Fault(s) | RunFailure::OverBudget(s) | RunFailure::Other(s) => {
+                f.write_str(s)
+            }
         }
     }
 }
@@ -311,7 +335,7 @@ fn run_program(
     }
     let estimate = exec::estimate_ops(m, f);
     if estimate > options.budget {
-        return Err(RunFailure::Other(format!(
+        return Err(RunFailure::OverBudget(format!(
             "about {estimate} symbolic operations, over the budget of {}",
             options.budget
         )));
@@ -330,6 +354,7 @@ fn run_program(
             divisors,
         }),
         Err(e @ ExecError::Fault { .. }) => Err(RunFailure::Fault(e.describe(m))),
+        Err(e @ ExecError::OverBudget { .. }) => Err(RunFailure::OverBudget(e.describe(m))),
         Err(e) => Err(RunFailure::Other(e.describe(m))),
     }
 }

@@ -78,8 +78,8 @@ impl Cache {
         // Linear integer arithmetic (affine maps multiply by constants and
         // divide by positive constants); quantifiers only in `staging`.
         let quantified = key.contains("forall");
-        let solver = Solver::new_for_logic(if quantified { "LIA" } else { "QF_LIA" })
-            .unwrap_or_default();
+        let solver =
+            Solver::new_for_logic(if quantified { "LIA" } else { "QF_LIA" }).unwrap_or_default();
         let mut params = Params::new();
         params.set_u32("timeout", QUERY_TIMEOUT_MS);
         solver.set_params(&params);

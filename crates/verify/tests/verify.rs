@@ -205,7 +205,7 @@ fn over_budget_is_unknown() {
         },
     )
     .verdict;
-    let Verdict::Unknown { reason } = v else {
+    let Verdict::Unknown { reason, .. } = v else {
         panic!("{v:?}");
     };
     assert!(reason.contains("budget"), "{reason}");
@@ -219,7 +219,7 @@ fn identical_programs_need_no_run_and_signatures_must_match() {
     assert_eq!(same.method, "identical");
     let renamed = edited(&m, "accc.name = \"C\"", "accc.name = \"D\"");
     let v = verify(&m, &renamed, "gemm", &Options::default()).verdict;
-    let Verdict::Unknown { reason } = v else {
+    let Verdict::Unknown { reason, .. } = v else {
         panic!("{v:?}");
     };
     assert!(reason.contains("parameter 3: output `C"), "{reason}");
@@ -271,7 +271,7 @@ fn divisions_may_not_add_faults() {
     // Divides by data the original never divides by: it may fault.
     let by_data = ir("    affine.for %i = 0 to 4 {\n      %a = affine.load %A[%i] : memref<4xi32>\n      %q = arith.divsi %a, %a : i32\n      %z = arith.constant 0 : i32\n      %d = arith.muli %q, %z : i32\n      %s = arith.addi %a, %d : i32\n      affine.store %s, %C[%i] : memref<4xi32>\n    }");
     let v = verify(&plain, &by_data, "k", &Options::default()).verdict;
-    let Verdict::Unknown { reason } = v else {
+    let Verdict::Unknown { reason, .. } = v else {
         panic!("{v:?}");
     };
     assert!(reason.contains("divides by"), "{reason}");
