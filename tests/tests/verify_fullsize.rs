@@ -53,6 +53,8 @@ schedule split64 for g { io, ii = split(i, 64); }
 schedule guarded for g { io, ii = split(i, 100, tail = guard); }
 schedule tiled for g { tile(i, j, 64, 32); }
 schedule deep for g { ko, ki = split(k, 64); }
+schedule unrolled for g { unroll(j, 3); }
+schedule fused for g { fuse(i, j); }
 schedule tuned for g {
   io, ii = split(i, 64);
   jo, ji = split(j, 64);
@@ -202,6 +204,38 @@ const MUTATIONS: &[Mutation] = &[
         "coverage",
     ),
     m(
+        "unroll: main loop one group short",
+        "unrolled",
+        1,
+        "affine.for %j = 0 to 510 step 3",
+        "affine.for %j = 0 to 507 step 3",
+        "instances",
+    ),
+    m(
+        "unroll: peeled remainder redoes a column",
+        "unrolled",
+        1,
+        ", 510]",
+        ", 509]",
+        "instances",
+    ),
+    m(
+        "fuse: one iteration short",
+        "fused",
+        1,
+        "affine.for %i_j = 0 to 262144",
+        "affine.for %i_j = 0 to 262143",
+        "instances",
+    ),
+    m(
+        "fuse: wrong modulus",
+        "fused",
+        1,
+        "%i_j mod 512",
+        "%i_j mod 511",
+        "instances",
+    ),
+    m(
         "buffer_at: accumulator buffer one row short",
         "tuned",
         7,
@@ -312,7 +346,9 @@ fn number_only_bugs_at_full_size_are_refuted_by_an_obligation() {
 
 #[test]
 fn legal_full_size_schedules_are_proved_step_by_step() {
-    for schedule in ["split64", "guarded", "tiled", "deep", "tuned"] {
+    for schedule in [
+        "split64", "guarded", "tiled", "deep", "unrolled", "fused", "tuned",
+    ] {
         let (trace, kernel) = trace(schedule);
         let outcomes = accc::verify_schedule(
             &source(),
@@ -435,15 +471,16 @@ fn a_float_reduction_reordered_at_full_size_needs_fp_reassoc() {
 fn a_schedule_whose_shrunken_code_differs_is_unknown_not_proved() {
     // Unrolling a loop fully: 64 copies at full size, fewer on the
     // shrunken kernel, so the shrunken kernel does not stand for it.
-    let text =
-        format!("{SOURCE}\nschedule unrolled for g {{ ko, ki = split(k, 64); unroll(ki, 0); }}\n");
+    let text = format!(
+        "{SOURCE}\nschedule unrolled_fully for g {{ ko, ki = split(k, 64); unroll(ki, 0); }}\n"
+    );
     let file = SourceFile::new("unrolled.acc", text);
     let (module, trace) =
-        accc::compile_traced(&file, &options("unrolled")).expect("unrolled compiles");
+        accc::compile_traced(&file, &options("unrolled_fully")).expect("unrolled_fully compiles");
     let kernel = accc::run::pick_kernel(&module, None).expect("one kernel");
     let outcomes = accc::verify_schedule(
         &file,
-        &options("unrolled"),
+        &options("unrolled_fully"),
         &trace,
         &kernel,
         &Options::default(),

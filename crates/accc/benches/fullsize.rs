@@ -48,8 +48,11 @@ schedule tuned for gemm {{
     )
 }
 
+/// `(M, K, N, (tile_i, tile_j, tile_k))`.
+type Shape = (i64, i64, i64, (i64, i64, i64));
+
 fn main() {
-    let shapes: [(i64, i64, i64, (i64, i64, i64)); 6] = [
+    let shapes: [Shape; 6] = [
         (512, 512, 512, (64, 64, 64)),
         (12544, 64, 256, (64, 64, 64)),
         (12544, 256, 64, (64, 64, 64)),

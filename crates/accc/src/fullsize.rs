@@ -85,30 +85,42 @@ pub fn verify_schedule(
     let start = Instant::now();
     let small = shrunken_trace(file, options, trace);
     let shrink_ms = start.elapsed().as_secs_f64() * 1e3;
-    let (small_outcomes, shape) = match &small {
-        Ok((small_trace, shape)) => (
-            Some(crate::verify_trace(small_trace, kernel, vopts)),
-            shape.clone(),
-        ),
-        Err(_) => (None, String::new()),
-    };
-    let mut cache = Cache::default();
+    // The shrunken kernel's symbolic runs and the full-size obligations
+    // are independent: one thread each (z3 keeps a context per thread).
+    let (small_outcomes, proofs) = std::thread::scope(|scope| {
+        let symbolic = small.as_ref().ok().map(|(small_trace, _)| {
+            scope.spawn(move || crate::verify_trace(small_trace, kernel, vopts))
+        });
+        let mut cache = Cache::default();
+        let proofs: Vec<_> = trace
+            .steps
+            .iter()
+            .map(|entry| {
+                let t = Instant::now();
+                let queries = cache.queries;
+                let proved = step_obligations(
+                    &entry.step,
+                    &entry.report.names,
+                    &entry.before,
+                    &entry.after,
+                    kernel,
+                    vopts.fp_reassoc,
+                    &mut cache,
+                );
+                (
+                    proved,
+                    cache.queries - queries,
+                    t.elapsed().as_secs_f64() * 1e3,
+                )
+            })
+            .collect();
+        // A run that panicked (a bug) leaves the steps unknown.
+        let small_outcomes = symbolic.and_then(|h| h.join().ok());
+        (small_outcomes, proofs)
+    });
+    let shape = small.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
     let mut outcomes = Vec::new();
-    for (i, entry) in trace.steps.iter().enumerate() {
-        let t = Instant::now();
-        let queries = cache.queries;
-        let proved = step_obligations(
-            &entry.step,
-            &entry.report.names,
-            &entry.before,
-            &entry.after,
-            kernel,
-            vopts.fp_reassoc,
-            &mut cache,
-        );
-        let queries = cache.queries - queries;
-        let z3_ms = t.elapsed().as_secs_f64() * 1e3;
-
+    for (i, (entry, (proved, queries, z3_ms))) in trace.steps.iter().zip(proofs).enumerate() {
         let small_outcome = small_outcomes.as_ref().map(|o| &o[i]);
         let structure = match &small {
             Ok((small_trace, _)) => same_code(&entry.after, &small_trace.steps[i].after),
@@ -210,7 +222,6 @@ pub fn step_obligations(
         Err(f) => Err((name, f)),
     };
     run("bounds".into(), obligation::bounds(after, kernel, cache))?;
-    run("staging".into(), obligation::staging(after, kernel, cache))?;
     let splits = claimed_splits(step, names);
     if !splits.is_empty() {
         let loops: Vec<&str> = splits.iter().map(|s| s.original.as_str()).collect();
@@ -225,6 +236,11 @@ pub fn step_obligations(
             obligation::dependences(before, after, kernel, &splits, fp_reassoc, cache),
         )?;
     }
+    run("staging".into(), obligation::staging(after, kernel, cache))?;
+    run(
+        "instances".into(),
+        obligation::instances_covered(before, after, kernel, cache),
+    )?;
     Ok(proved)
 }
 
@@ -345,7 +361,8 @@ fn shrunken_trace(
         }
         SizeRole::Depth => cap = cap.max(*v + 2),
     });
-    let map = size_map(&sizes, &factors, cap).ok_or_else(|| {
+    let pairs = factor_pairs(real, kernel, &factors);
+    let map = size_map(&sizes, &pairs, cap).ok_or_else(|| {
         fail(&format!(
             "no small sizes keep the relations of {}",
             sizes
@@ -608,42 +625,122 @@ fn for_each_schedule_size(
     }
 }
 
-/// Small stand-ins for `sizes`: increasing (so equal sizes stay equal
-/// and distinct ones distinct), every size up to [`KEEP_BELOW`] kept, and
-/// for every size `a` and smaller factor `b` (a schedule's split, tile,
-/// unroll or partition factor) the same divisibility, the same quotient
-/// up to `cap`, and a remainder in the same relation to every smaller
-/// factor. Two extents are not related to each other (loops over them are
-/// independent; where a kernel relates them, the shrunken code differs
-/// and the comparison of the code says so). `None` when no stand-in up
-/// to the size itself fits.
+/// The (trip count, factor) pairs of the real schedule: each split,
+/// tile, unroll or partition factor with the extent it divides (read from
+/// the IR before the step). Factors not in `factors` (not sizes the
+/// shrink changes) are left out.
+fn factor_pairs(
+    real: &passes::schedule::Trace,
+    kernel: &str,
+    factors: &BTreeSet<i64>,
+) -> BTreeSet<(i64, i64)> {
+    use passes::schedule::ArgValue;
+    let mut pairs = BTreeSet::new();
+    for entry in &real.steps {
+        let positional: Vec<&ArgValue> = entry
+            .step
+            .args
+            .iter()
+            .filter(|a| a.key.is_none())
+            .map(|a| &a.value)
+            .collect();
+        let keyword = |k: &str| {
+            entry
+                .step
+                .args
+                .iter()
+                .find(|a| a.key.as_deref() == Some(k))
+                .map(|a| &a.value)
+        };
+        let trips = |n: usize| match positional.get(n) {
+            Some(ArgValue::Name(l)) => obligation::loop_trips(&entry.before, kernel, l),
+            _ => None,
+        };
+        let int = |v: Option<&&ArgValue>| match v {
+            Some(ArgValue::Int(f)) => Some(*f),
+            _ => None,
+        };
+        let found: Vec<(Option<i64>, Option<i64>)> = match entry.step.primitive.as_str() {
+            "split" | "unroll" => vec![(trips(0), int(positional.get(1)))],
+            "tile" => vec![
+                (trips(0), int(positional.get(2))),
+                (trips(1), int(positional.get(3))),
+            ],
+            "partition" => {
+                let extent = match (positional.first(), int(positional.get(1))) {
+                    (Some(ArgValue::Name(b)), Some(d)) if d >= 0 => {
+                        obligation::buffer_extent(&entry.before, kernel, b, d as usize)
+                    }
+                    _ => None,
+                };
+                vec![(extent, int(keyword("factor").as_ref()))]
+            }
+            _ => vec![],
+        };
+        for (t, f) in found {
+            if let (Some(t), Some(f)) = (t, f) {
+                if factors.contains(&f) {
+                    pairs.insert((t, f));
+                }
+            }
+        }
+    }
+    pairs
+}
+
+/// Small stand-ins for `sizes`: distinct sizes stay distinct if they can
+/// (so the shrunken code reuses a constant where the real code does),
+/// every size up to [`KEEP_BELOW`] kept,
+/// and for every (extent, factor) pair of the schedule the same quotient
+/// and the same remainder, each up to `cap` (an unrolled loop peels its
+/// remainder; a pipeline needs its trip count). Sizes that no pair
+/// relates shrink freely; where the kernel relates them otherwise (an
+/// extent computed from another), the shrunken code differs and the
+/// comparison of the code says so. `None` when no stand-in up to the size
+/// itself fits.
 pub(crate) fn size_map(
     sizes: &BTreeSet<i64>,
-    factors: &BTreeSet<i64>,
+    pairs: &BTreeSet<(i64, i64)>,
     cap: i64,
 ) -> Option<BTreeMap<i64, i64>> {
+    // Distinct stand-ins when they exist; otherwise two sizes may share
+    // one (the comparison of the code catches where that matters).
+    size_map_with(sizes, pairs, cap, true).or_else(|| size_map_with(sizes, pairs, cap, false))
+}
+
+fn size_map_with(
+    sizes: &BTreeSet<i64>,
+    pairs: &BTreeSet<(i64, i64)>,
+    cap: i64,
+    distinct: bool,
+) -> Option<BTreeMap<i64, i64>> {
     let mut map: BTreeMap<i64, i64> = BTreeMap::new();
-    let q = |a: i64, b: i64| (a / b).min(cap);
+    let related = |x: i64, cx: i64, y: i64, cy: i64| {
+        let (q, r) = ((x / y).min(cap), (x % y).min(cap));
+        q == (cx / cy).min(cap) && r == (cx % cy).min(cap)
+    };
     for &v in sizes {
         let fits = |c: i64| {
-            let smaller = |below: i64| {
-                map.iter()
-                    .filter(move |(&u, _)| u < below && factors.contains(&u))
-                    .map(|(&u, &cu)| (u, cu))
-            };
-            smaller(v).all(|(u, cu)| {
-                let (r, rc) = (v % u, c % cu);
-                q(v, u) == q(c, cu)
-                    && (r == 0) == (rc == 0)
-                    && smaller(u)
-                        .all(|(w, cw)| (r % w == 0) == (rc % cw == 0) && q(r, w) == q(rc, cw))
+            pairs.iter().all(|&(e, f)| {
+                let image = |x: i64| {
+                    if x == v {
+                        Some(c)
+                    } else {
+                        map.get(&x).copied()
+                    }
+                };
+                match (image(e), image(f)) {
+                    (Some(ce), Some(cf)) if e == v || f == v => related(e, ce, f, cf),
+                    _ => true,
+                }
             })
         };
-        let lowest = map.values().next_back().map_or(1, |&p| p + 1);
+        let free = |c: i64| !distinct || !map.values().any(|&u| u == c);
         let chosen = if v <= KEEP_BELOW {
-            Some(v).filter(|&c| c >= lowest && fits(c))
+            Some(v).filter(|&c| free(c) && fits(c))
         } else {
-            (lowest.max(3)..=v).find(|&c| fits(c))
+            // Above `cap`, so that a remainder up to `cap` fits under it.
+            ((cap + 1).min(v)..=v).find(|&c| free(c) && fits(c))
         }?;
         map.insert(v, chosen);
     }
@@ -655,15 +752,19 @@ mod tests {
     use super::*;
 
     fn map(sizes: &[i64], cap: i64) -> Option<Vec<(i64, i64)>> {
+        // Every size paired with every smaller one.
         let all = sizes.iter().copied().collect();
-        let factors = sizes[..sizes.len() - 1].iter().copied().collect();
-        size_map(&all, &factors, cap).map(|m| m.into_iter().collect())
+        let pairs = sizes
+            .iter()
+            .flat_map(|&a| sizes.iter().filter(move |&&b| b < a).map(move |&b| (a, b)))
+            .collect();
+        size_map(&all, &pairs, cap).map(|m| m.into_iter().collect())
     }
 
     #[test]
     fn sizes_shrink_keeping_divisibility_quotients_and_tails() {
         // The 512^3 GEMM tiled by 64.
-        assert_eq!(map(&[64, 512], 4), Some(vec![(64, 3), (512, 12)]));
+        assert_eq!(map(&[64, 512], 4), Some(vec![(64, 5), (512, 20)]));
         // A tail: 100 = 6 * 16 + 4, the tail divisible by 4.
         let m = map(&[4, 16, 100], 4).unwrap();
         let (f, n) = (m[1].1, m[2].1);

@@ -91,7 +91,12 @@ impl Cache {
                 self.proved.insert(key);
                 Ok(None)
             }
-            SatResult::Sat => Ok(solver.get_model()),
+            SatResult::Sat => {
+                if std::env::var("ACCC_DUMP_SAT").is_ok() {
+                    eprintln!("SAT QUERY:\n{key}\nMODEL:\n{:?}", solver.get_model());
+                }
+                Ok(solver.get_model())
+            }
             SatResult::Unknown => Err(solver
                 .get_reason_unknown()
                 .unwrap_or_else(|| "z3 gave up".to_string())),
@@ -147,6 +152,9 @@ struct Space<'m> {
     /// Something around an op is not modelled exactly (data-dependent
     /// bounds or branches): a model may be an iteration that never runs.
     inexact: bool,
+    /// Quotient and remainder variables, by dividend and divisor.
+    divisions: HashMap<String, (Int, Int)>,
+    aux: Vec<Int>,
 }
 
 impl<'m> Space<'m> {
@@ -159,6 +167,8 @@ impl<'m> Space<'m> {
             facts: Vec::new(),
             shown: Vec::new(),
             inexact: false,
+            divisions: HashMap::new(),
+            aux: Vec::new(),
         }
     }
 
@@ -238,7 +248,8 @@ impl<'m> Space<'m> {
             (Some(lo), Some(hi)) => {
                 let mut c = vec![var.ge(&lo), var.lt(&hi)];
                 if step > 1 {
-                    c.push((&var - &lo).modulo(step).eq(Int::from_i64(0)));
+                    let (_, r) = self.divide(&var - &lo, step);
+                    c.push(r.eq(Int::from_i64(0)));
                 }
                 self.facts.push((qname, Bool::and(&c)));
             }
@@ -271,7 +282,7 @@ impl<'m> Space<'m> {
         let nd = set.num_dims as usize;
         let mut out = Vec::new();
         for (e, is_eq) in &set.constraints {
-            let v = expr(e, &args[..nd.min(args.len())], &args[nd.min(args.len())..])?;
+            let v = self.expr(e, &args[..nd.min(args.len())], &args[nd.min(args.len())..])?;
             out.push(if *is_eq {
                 v.eq(Int::from_i64(0))
             } else {
@@ -295,7 +306,71 @@ impl<'m> Space<'m> {
         let nd = (map.num_dims as usize).min(args.len());
         map.results
             .iter()
-            .map(|e| expr(e, &args[..nd], &args[nd..]))
+            .map(|e| self.expr(e, &args[..nd], &args[nd..]))
+            .collect()
+    }
+
+    /// An affine expression over dims and symbols as a z3 term; `None`
+    /// for a division or modulus by something other than a positive
+    /// constant. `a floordiv c` and `a mod c` are new variables `q`, `r`
+    /// with `a = c * q + r` and `0 <= r < c` (MLIR's floor semantics for
+    /// a positive divisor), so that every term stays linear without
+    /// `div`, which z3 handles poorly under quantifiers.
+    fn expr(&mut self, e: &AffineExpr, dims: &[Int], syms: &[Int]) -> Option<Int> {
+        let divisor = |b: &AffineExpr| b.as_const().filter(|c| *c > 0);
+        Some(match e {
+            AffineExpr::Dim(d) => dims.get(*d as usize)?.clone(),
+            AffineExpr::Sym(s) => syms.get(*s as usize)?.clone(),
+            AffineExpr::Const(c) => Int::from_i64(*c),
+            AffineExpr::Add(a, b) => self.expr(a, dims, syms)? + self.expr(b, dims, syms)?,
+            AffineExpr::Mul(a, b) => self.expr(a, dims, syms)? * self.expr(b, dims, syms)?,
+            AffineExpr::FloorDiv(a, b) => {
+                let a = self.expr(a, dims, syms)?;
+                self.divide(a, divisor(b)?).0
+            }
+            AffineExpr::CeilDiv(a, b) => {
+                let a = self.expr(a, dims, syms)?;
+                -(self.divide(-a, divisor(b)?).0)
+            }
+            AffineExpr::Mod(a, b) => {
+                let a = self.expr(a, dims, syms)?;
+                self.divide(a, divisor(b)?).1
+            }
+        })
+    }
+
+    /// Quotient and remainder of `a` by positive `c`, as constrained new
+    /// variables (one pair per dividend and divisor).
+    fn divide(&mut self, a: Int, c: i64) -> (Int, Int) {
+        let key = format!("{a} / {c}");
+        if let Some((q, r)) = self.divisions.get(&key) {
+            return (q.clone(), r.clone());
+        }
+        // Unique names: two spaces with one prefix (the programs before
+        // and after a step) must not share division variables.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let q = Int::new_const(format!("{}q#{n}", self.prefix));
+        let r = Int::new_const(format!("{}r#{n}", self.prefix));
+        let c = Int::from_i64(c);
+        self.facts.push((
+            None,
+            Bool::and(&[a.eq(&(&(&c * &q) + &r)), r.ge(Int::from_i64(0)), r.lt(&c)]),
+        ));
+        self.aux.push(q.clone());
+        self.aux.push(r.clone());
+        self.divisions.insert(key, (q.clone(), r.clone()));
+        (q, r)
+    }
+
+    /// Every variable this space made (induction variables and division
+    /// results), to quantify over.
+    fn variables(&self) -> Vec<&dyn z3::ast::Ast> {
+        self.shown
+            .iter()
+            .map(|(_, v)| v)
+            .chain(&self.aux)
+            .map(|v| v as &dyn z3::ast::Ast)
             .collect()
     }
 
@@ -374,22 +449,13 @@ impl<'m> Space<'m> {
     }
 }
 
-/// An affine expression over dims and symbols as a z3 term; `None` for
-/// a division or modulus by something other than a positive constant.
-fn expr(e: &AffineExpr, dims: &[Int], syms: &[Int]) -> Option<Int> {
-    let divisor = |b: &AffineExpr| b.as_const().filter(|c| *c > 0);
-    Some(match e {
-        AffineExpr::Dim(d) => dims.get(*d as usize)?.clone(),
-        AffineExpr::Sym(s) => syms.get(*s as usize)?.clone(),
-        AffineExpr::Const(c) => Int::from_i64(*c),
-        AffineExpr::Add(a, b) => expr(a, dims, syms)? + expr(b, dims, syms)?,
-        AffineExpr::Mul(a, b) => expr(a, dims, syms)? * expr(b, dims, syms)?,
-        // z3's `div`/`mod` are Euclidean: for a positive divisor they are
-        // MLIR's `floordiv`/`mod`.
-        AffineExpr::FloorDiv(a, b) => expr(a, dims, syms)?.div(Int::from_i64(divisor(b)?)),
-        AffineExpr::CeilDiv(a, b) => -((-expr(a, dims, syms)?).div(Int::from_i64(divisor(b)?))),
-        AffineExpr::Mod(a, b) => expr(a, dims, syms)?.modulo(Int::from_i64(divisor(b)?)),
-    })
+/// The memref an access op reads or writes.
+fn accessed_memref(m: &Module, op: Op) -> Option<Value> {
+    match m.op_name(op) {
+        "affine.load" | "memref.load" => m.operands(op).first().copied(),
+        "affine.store" | "memref.store" => m.operands(op).get(1).copied(),
+        _ => None,
+    }
 }
 
 fn is_access(m: &Module, op: Op) -> bool {
@@ -1189,12 +1255,7 @@ fn covered_by(
         exact &= !cs.inexact;
         let same: Vec<Bool> = index.iter().zip(&cindex).map(|(a, b)| a.eq(b)).collect();
         let body = Bool::and(&[Bool::and(&cs.all_facts()), Bool::and(&same)]).not();
-        let vars: Vec<&dyn z3::ast::Ast> = cs
-            .shown
-            .iter()
-            .map(|(_, v)| v as &dyn z3::ast::Ast)
-            .collect();
-        facts.push(z3::ast::forall_const(&vars, &[], &body));
+        facts.push(z3::ast::forall_const(&cs.variables(), &[], &body));
     }
     check(cache, &facts, exact, |model| {
         format!(
@@ -1204,4 +1265,259 @@ fn covered_by(
             s.show(model)
         )
     })
+}
+
+/// A statement: a store and the loads its stored value is computed from
+/// (through the ops of its block), each with its key.
+struct Statement {
+    store: Op,
+    loads: Vec<Op>,
+    /// The store's key, then the loads' keys in order.
+    keys: Vec<String>,
+}
+
+/// The key of an access across programs: its kind, source location and
+/// memref.
+fn access_key(m: &Module, op: Op) -> String {
+    let memref = match m.op_name(op) {
+        "affine.load" | "memref.load" => m.operands(op).first(),
+        _ => m.operands(op).get(1),
+    };
+    format!(
+        "{} {} {}",
+        m.op_name(op).rsplit('.').next().unwrap_or(""),
+        m.op(op).loc,
+        memref.map_or(String::new(), |v| memref_key(m, *v))
+    )
+}
+
+fn statements(m: &Module, kernel: &str) -> Result<Vec<Statement>, Failure> {
+    let mut out = Vec::new();
+    for store in accesses(m, kernel)?.into_iter().filter(|o| is_store(m, *o)) {
+        let block = m.op_parent_block(store);
+        let mut loads = Vec::new();
+        let mut open: Vec<Value> = m.operands(store).first().copied().into_iter().collect();
+        let mut seen = HashSet::new();
+        while let Some(v) = open.pop() {
+            let Some(def) = m.defining_op(v) else {
+                continue;
+            };
+            if m.op_parent_block(def) != block || !seen.insert(def) {
+                continue;
+            }
+            if is_access(m, def) {
+                loads.push(def);
+            } else if m.op_regions(def).is_empty() {
+                open.extend(m.operands(def).iter().copied());
+            }
+        }
+        loads.sort_by_key(|l| access_key(m, *l));
+        let keys = std::iter::once(store)
+            .chain(loads.iter().copied())
+            .map(|o| access_key(m, o))
+            .collect();
+        out.push(Statement { store, loads, keys });
+    }
+    Ok(out)
+}
+
+/// The indices of the accesses of `st` to memrefs not in `relaid`, in
+/// its key order, in space `s`.
+fn signature(s: &mut Space, st: &Statement, relaid: &HashSet<String>) -> Option<Vec<Int>> {
+    let mut out = Vec::new();
+    for op in std::iter::once(st.store).chain(st.loads.iter().copied()) {
+        // Not even encoded when relaid: its index terms (a double
+        // buffer's `ko mod 2`) would only add variables to quantify.
+        let memref = accessed_memref(s.m, op)?;
+        if !relaid.contains(&memref_key(s.m, memref)) {
+            out.extend(s.access(op)?.1);
+        }
+    }
+    Some(out)
+}
+
+/// The memrefs (by [`memref_key`]) whose type a step changed, or that
+/// only one of the two programs has: their accesses are indexed
+/// differently (a double buffer's copy index, a partition's banks) and
+/// do not identify an instance across the step.
+fn relaid_memrefs(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+) -> Result<HashSet<String>, Failure> {
+    let types = |m: &Module| -> Result<HashMap<String, accc_ir::Type>, Failure> {
+        let mut out = HashMap::new();
+        for op in accesses(m, kernel)? {
+            let memref = match m.op_name(op) {
+                "affine.load" | "memref.load" => m.operands(op).first(),
+                _ => m.operands(op).get(1),
+            };
+            if let Some(v) = memref {
+                out.insert(memref_key(m, *v), m.value_type(*v).clone());
+            }
+        }
+        Ok(out)
+    };
+    let (a, b) = (types(before)?, types(after)?);
+    Ok(a.iter()
+        .filter(|(k, t)| b.get(*k) != Some(t))
+        .map(|(k, _)| k.clone())
+        .chain(b.keys().filter(|k| !a.contains_key(*k)).cloned())
+        .collect())
+}
+
+/// Every instance of every statement of `before` runs in `after`, once: a
+/// statement's instance is what it stores to and loads from (the indices
+/// of all its accesses), and its copies in `after` (the same accesses at
+/// the same source locations: unrolled or peeled copies, pipeline
+/// stages) must together have each instance of the original, on some
+/// iteration, and no instance twice when the original has none twice.
+/// Statements whose accesses changed memref (a staged buffer) are left to
+/// [`staging`].
+pub fn instances_covered(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+    cache: &mut Cache,
+) -> Result<(), Failure> {
+    let copies_of = statements(after, kernel)?;
+    let relaid = relaid_memrefs(before, after, kernel)?;
+    for st in statements(before, kernel)? {
+        let copies: Vec<&Statement> = copies_of.iter().filter(|c| c.keys == st.keys).collect();
+        if copies.is_empty() {
+            continue;
+        }
+        if st.keys.is_empty() {
+            continue;
+        }
+        let mut o = Space::new(before, "o.");
+        if !o.enter_around(st.store) {
+            return Err(Failure::Undecided(format!(
+                "the loops around {} are not affine",
+                describe(before, st.store)
+            )));
+        }
+        let Some(sig) = signature(&mut o, &st, &relaid) else {
+            return Err(Failure::Undecided(format!(
+                "an index of the statement of {} is not affine",
+                describe(before, st.store)
+            )));
+        };
+        // Coverage: an instance of the original that no copy runs.
+        let mut facts = o.all_facts();
+        let mut exact = !o.inexact;
+        let mut spaces = Vec::new();
+        for (n, c) in copies.iter().enumerate() {
+            let mut s = Space::new(after, &format!("c{n}."));
+            let csig = s
+                .enter_around(c.store)
+                .then(|| signature(&mut s, c, &relaid))
+                .flatten()
+                .ok_or_else(|| {
+                    Failure::Undecided(format!(
+                        "an index of the statement of {} is not affine",
+                        describe(after, c.store)
+                    ))
+                })?;
+            exact &= !s.inexact;
+            let same: Vec<Bool> = sig.iter().zip(&csig).map(|(a, b)| a.eq(b)).collect();
+            let body = Bool::and(&[Bool::and(&s.all_facts()), Bool::and(&same)]).not();
+            facts.push(z3::ast::forall_const(&s.variables(), &[], &body));
+            spaces.push((s, csig));
+        }
+        check(cache, &facts, exact, |model| {
+            format!(
+                "{} in iteration {} (accessing [{}]) does not run in any copy of it after the step",
+                describe(before, st.store),
+                o.show(model),
+                model_values(model, &sig)
+            )
+        })?;
+        // Duplicates: only when the original runs no instance twice, and
+        // for a few copies (each pair is a query).
+        if copies.len() > 8 {
+            continue;
+        }
+        let mut o2 = Space::new(before, "o2.");
+        o2.enter_around(st.store);
+        let Some(sig2) = signature(&mut o2, &st, &relaid) else {
+            continue;
+        };
+        let mut facts = o.all_facts();
+        facts.extend(o2.all_facts());
+        facts.extend(sig.iter().zip(&sig2).map(|(a, b)| a.eq(b)));
+        facts.push(distinct(&o, &o2));
+        if !matches!(cache.solve(&facts), Ok(None)) {
+            continue;
+        }
+        for i in 0..spaces.len() {
+            for j in i..spaces.len() {
+                let mut second = Space::new(after, &format!("d{j}."));
+                second.enter_around(copies[j].store);
+                let Some(sig_j) = signature(&mut second, copies[j], &relaid) else {
+                    continue;
+                };
+                let (first, sig_i) = &spaces[i];
+                let mut facts = first.all_facts();
+                facts.extend(second.all_facts());
+                facts.extend(sig_i.iter().zip(&sig_j).map(|(a, b)| a.eq(b)));
+                if i == j {
+                    facts.push(distinct(first, &second));
+                }
+                check(cache, &facts, exact && !second.inexact, |model| {
+                    format!(
+                        "{} runs the same instance (accessing [{}]) twice after the step: in iteration {} and in iteration {}",
+                        describe(after, copies[i].store),
+                        model_values(model, sig_i),
+                        first.show(model),
+                        second.show(model)
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Two iterations of one op's loops (entered in `a` and `b`) differ.
+fn distinct(a: &Space, b: &Space) -> Bool {
+    let differ: Vec<Bool> = a
+        .shown
+        .iter()
+        .zip(&b.shown)
+        .map(|((_, x), (_, y))| x.eq(y).not())
+        .collect();
+    Bool::or(&differ)
+}
+
+/// The trip count of the loop of `kernel` that `name` (`i`, `i.o`,
+/// `stage.i`) names, when it is the only one and has constant bounds.
+pub fn loop_trips(m: &Module, kernel: &str, name: &str) -> Option<i64> {
+    let (op, _) = unique_loop(m, kernel, name).ok()?;
+    let (lb, ub, step) = affine::constant_bounds(m, op)?;
+    (step > 0).then(|| {
+        if ub > lb {
+            (ub - lb + step - 1) / step
+        } else {
+            0
+        }
+    })
+}
+
+/// The extent of dimension `dim` of the local buffer named `buffer`.
+pub fn buffer_extent(m: &Module, kernel: &str, buffer: &str, dim: usize) -> Option<i64> {
+    let f = m.lookup_symbol(kernel)?;
+    let mut out = None;
+    m.walk(f, &mut |op| {
+        if m.attr(op, "accc.buffer").and_then(Attribute::as_str) == Some(buffer)
+            && m.op_name(op) == "memref.alloc"
+        {
+            out = m
+                .results(op)
+                .first()
+                .and_then(|v| m.value_type(*v).as_memref())
+                .and_then(|t| t.shape.get(dim).copied());
+        }
+    });
+    out
 }
