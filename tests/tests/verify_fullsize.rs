@@ -55,6 +55,11 @@ schedule tiled for g { tile(i, j, 64, 32); }
 schedule deep for g { ko, ki = split(k, 64); }
 schedule unrolled for g { unroll(j, 3); }
 schedule fused for g { fuse(i, j); }
+schedule banked for g {
+  io, ii = split(i, 64);
+  abuf = buffer_at(A, io);
+  partition(abuf, 1, kind = cyclic, factor = 4);
+}
 schedule tuned for g {
   io, ii = split(i, 64);
   jo, ji = split(j, 64);
@@ -266,6 +271,22 @@ const MUTATIONS: &[Mutation] = &[
         "%ko * 64 + %bbuf_0",
         "%ko * 64 + %bbuf_0 + 64",
         "bounds",
+    ),
+    m(
+        "partition: bank index modulo 3 for 4 banks",
+        "banked",
+        3,
+        " mod 4,",
+        " mod 3,",
+        "layouts",
+    ),
+    m(
+        "partition: offset within a bank divided by 5",
+        "banked",
+        3,
+        " floordiv 4]",
+        " floordiv 5]",
+        "layouts",
     ),
     m(
         "double_buffer: one copy allocated",

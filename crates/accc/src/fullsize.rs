@@ -238,6 +238,10 @@ pub fn step_obligations(
     }
     run("staging".into(), obligation::staging(after, kernel, cache))?;
     run(
+        "layouts".into(),
+        obligation::layouts_injective(before, after, kernel, cache),
+    )?;
+    run(
         "instances".into(),
         obligation::instances_covered(before, after, kernel, cache),
     )?;

@@ -1521,3 +1521,81 @@ pub fn buffer_extent(m: &Module, kernel: &str, buffer: &str, dim: usize) -> Opti
     });
     out
 }
+
+/// A buffer whose layout the step changed (`partition`'s banks,
+/// `double_buffer`'s copies) keeps distinct elements apart: no two
+/// accesses (in any iterations) that addressed different elements before
+/// the step address the same place after it. Accesses without a single
+/// counterpart before the step are not compared.
+pub fn layouts_injective(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+    cache: &mut Cache,
+) -> Result<(), Failure> {
+    let twins = Twins::new(before, after, kernel)?;
+    let keys_before: HashSet<String> = accesses(before, kernel)?
+        .into_iter()
+        .filter_map(|op| accessed_memref(before, op).map(|v| memref_key(before, v)))
+        .collect();
+    let relaid: Vec<String> = relaid_memrefs(before, after, kernel)?
+        .into_iter()
+        .filter(|k| keys_before.contains(k))
+        .collect();
+    let ops = accesses(after, kernel)?;
+    for key in relaid {
+        let of_buffer: Vec<(Op, Op)> = ops
+            .iter()
+            .filter(|op| accessed_memref(after, **op).is_some_and(|v| memref_key(after, v) == key))
+            .filter_map(|op| twins.of(*op).map(|old| (*op, old)))
+            .collect();
+        for (n, &(x, ox)) in of_buffer.iter().enumerate() {
+            for &(y, oy) in &of_buffer[n..] {
+                let mut spaces = [
+                    Space::new(after, "a."),
+                    Space::new(before, "a."),
+                    Space::new(after, "b."),
+                    Space::new(before, "b."),
+                ];
+                let entered = [x, ox, y, oy]
+                    .iter()
+                    .zip(spaces.iter_mut())
+                    .all(|(op, s)| s.enter_around(*op));
+                if !entered {
+                    continue;
+                }
+                let [ax, bx, ay, by] = &mut spaces;
+                let (Some((_, px)), Some((_, lx)), Some((_, py)), Some((_, ly))) =
+                    (ax.access(x), bx.access(ox), ay.access(y), by.access(oy))
+                else {
+                    return Err(Failure::Undecided(format!(
+                        "an index of {} is not affine in the loops",
+                        describe(after, x)
+                    )));
+                };
+                let mut facts: Vec<Bool> = spaces.iter().flat_map(|s| s.all_facts()).collect();
+                facts.push(Bool::or(
+                    &lx.iter()
+                        .zip(&ly)
+                        .map(|(a, b)| a.eq(b).not())
+                        .collect::<Vec<_>>(),
+                ));
+                facts.extend(px.iter().zip(&py).map(|(a, b)| a.eq(b)));
+                let exact = spaces.iter().all(|s| !s.inexact);
+                check(cache, &facts, exact, |model| {
+                    format!(
+                        "{} in iteration {} and {} in iteration {} address elements [{}] and [{}], which the new layout puts in one place [{}]",
+                        describe(after, x),
+                        spaces[0].show(model),
+                        describe(after, y),
+                        spaces[2].show(model),
+                        model_values(model, &lx),
+                        model_values(model, &ly),
+                        model_values(model, &px)
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
