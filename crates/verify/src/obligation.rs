@@ -108,20 +108,10 @@ impl Cache {
 /// an unnamed loop (a copy nest).
 pub fn qualified_loop_name(m: &Module, op: Op) -> Option<String> {
     let name = m.attr(op, "loop_name").and_then(Attribute::as_str)?;
-    let mut outermost = op;
-    let mut cur = m.parent_op(op);
-    while let Some(p) = cur {
-        if m.op_name(p) == "affine.for" {
-            outermost = p;
-        }
-        cur = m.parent_op(p);
-    }
-    Some(
-        match m.attr(outermost, "op_name").and_then(Attribute::as_str) {
-            Some(stage) => format!("{stage}.{name}"),
-            None => name.to_string(),
-        },
-    )
+    Some(match affine::stage_of(m, op) {
+        Some(stage) => format!("{stage}.{name}"),
+        None => name.to_string(),
+    })
 }
 
 /// Does the written loop reference `wanted` (`i`, `i.o` or `stage.i`)
@@ -1085,58 +1075,46 @@ pub fn dependences(
             let (Some((_, ix)), Some((_, iy))) = (ax.access(x), by.access(y)) else {
                 continue;
             };
-            let (Some(first_before), Some(first_after)) = (
-                runs_before(before, &pos_before, ox, &mut bx, oy, &mut byb),
-                runs_before(after, &pos_after, y, &mut by, x, &mut ax),
-            ) else {
-                continue;
-            };
-            let mut facts = ax.all_facts();
-            facts.extend(by.all_facts());
-            facts.extend(bx.all_facts());
-            facts.extend(byb.all_facts());
-            for (p, q) in ix.iter().zip(&iy) {
-                facts.push(p.eq(q));
-            }
-            facts.push(first_before);
-            facts.push(first_after);
             let exact = !(ax.inexact || by.inexact || bx.inexact || byb.inexact);
-            check(cache, &facts, exact, |model| {
-                format!(
-                    "{} in iteration {} and {} in iteration {} touch element [{}]; the first ran first before the step, the second runs first after it",
-                    describe(after, x),
-                    ax.show(model),
-                    describe(after, y),
-                    by.show(model),
-                    model_values(model, &ix)
-                )
-            })?;
-            // The other order: `y` first before, `x` first after.
-            let (Some(yb), Some(xa)) = (
-                runs_before(before, &pos_before, oy, &mut byb, ox, &mut bx),
-                runs_before(after, &pos_after, x, &mut ax, y, &mut by),
-            ) else {
-                continue;
-            };
-            let mut facts = ax.all_facts();
-            facts.extend(by.all_facts());
-            facts.extend(bx.all_facts());
-            facts.extend(byb.all_facts());
-            for (p, q) in ix.iter().zip(&iy) {
-                facts.push(p.eq(q));
+            // Either order: `x` first before the step and `y` first
+            // after it, or the other way round.
+            for x_first in [true, false] {
+                let (Some(first_before), Some(first_after)) = (if x_first {
+                    (
+                        runs_before(before, &pos_before, ox, &mut bx, oy, &mut byb),
+                        runs_before(after, &pos_after, y, &mut by, x, &mut ax),
+                    )
+                } else {
+                    (
+                        runs_before(before, &pos_before, oy, &mut byb, ox, &mut bx),
+                        runs_before(after, &pos_after, x, &mut ax, y, &mut by),
+                    )
+                }) else {
+                    continue;
+                };
+                let mut facts = ax.all_facts();
+                facts.extend(by.all_facts());
+                facts.extend(bx.all_facts());
+                facts.extend(byb.all_facts());
+                facts.extend(ix.iter().zip(&iy).map(|(p, q)| p.eq(q)));
+                facts.push(first_before);
+                facts.push(first_after);
+                let (earlier, later) = if x_first {
+                    ("first", "second")
+                } else {
+                    ("second", "first")
+                };
+                check(cache, &facts, exact, |model| {
+                    format!(
+                        "{} in iteration {} and {} in iteration {} touch element [{}]; the {earlier} ran first before the step, the {later} runs first after it",
+                        describe(after, x),
+                        ax.show(model),
+                        describe(after, y),
+                        by.show(model),
+                        model_values(model, &ix)
+                    )
+                })?;
             }
-            facts.push(yb);
-            facts.push(xa);
-            check(cache, &facts, exact, |model| {
-                format!(
-                    "{} in iteration {} and {} in iteration {} touch element [{}]; the second ran first before the step, the first runs first after it",
-                    describe(after, x),
-                    ax.show(model),
-                    describe(after, y),
-                    by.show(model),
-                    model_values(model, &ix)
-                )
-            })?;
         }
     }
     Ok(())

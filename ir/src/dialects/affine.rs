@@ -157,6 +157,21 @@ pub fn induction_var(m: &Module, op: Op) -> Option<Value> {
         .and_then(|b| m.block_args(b).first().copied())
 }
 
+/// The stage an op belongs to: the `op_name` of the outermost
+/// `affine.for` enclosing it (itself included), as lowering names a
+/// statement's loop nest.
+pub fn stage_of(m: &Module, op: Op) -> Option<&str> {
+    let mut outermost = op;
+    let mut cur = m.parent_op(op);
+    while let Some(p) = cur {
+        if m.op_name(p) == "affine.for" {
+            outermost = p;
+        }
+        cur = m.parent_op(p);
+    }
+    m.attr(outermost, "op_name").and_then(|a| a.as_str())
+}
+
 /// The map and its operands of an access op (`affine.load`/`affine.store`).
 pub fn access_map(m: &Module, op: Op) -> Option<(&AffineMap, &[Value])> {
     let map = m.attr(op, "map")?.as_affine_map()?;

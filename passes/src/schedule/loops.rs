@@ -54,17 +54,7 @@ pub fn loop_names(m: &Module, func: Op) -> Vec<LoopRef> {
 /// The `op_name` of the outermost `affine.for` enclosing `op` (itself
 /// included).
 fn stage_of(m: &Module, op: Op) -> Option<String> {
-    let mut outermost = op;
-    let mut cur = m.parent_op(op);
-    while let Some(p) = cur {
-        if m.op_name(p) == "affine.for" {
-            outermost = p;
-        }
-        cur = m.parent_op(p);
-    }
-    m.attr(outermost, "op_name")
-        .and_then(Attribute::as_str)
-        .map(str::to_string)
+    affine::stage_of(m, op).map(str::to_string)
 }
 
 /// The loop `name` names in `func`: a `loop_name`, or `stage.loop_name`.
