@@ -478,11 +478,23 @@ fn every_mutation_is_rejected_and_every_schedule_accepted() {
                     "{}: no witness in {counterexample:?}",
                     mu.name
                 );
+                // ... and with where the two terms part.
+                assert!(
+                    counterexample.output.is_empty()
+                        || counterexample.diff.as_ref().is_some_and(|d| !d.is_empty()),
+                    "{}: no diff in {counterexample:?}",
+                    mu.name
+                );
                 rejected += 1;
                 println!(
-                    "rejected  {:<48} {}",
+                    "rejected  {:<48} {}{}",
                     mu.name,
-                    counterexample.render().lines().next().unwrap_or("").trim()
+                    counterexample.render().lines().next().unwrap_or("").trim(),
+                    counterexample
+                        .diff
+                        .as_ref()
+                        .map(|d| format!(": {}", d.chars().take(120).collect::<String>()))
+                        .unwrap_or_default()
                 );
             }
             other => panic!("{}: the verifier says {other:?}", mu.name),

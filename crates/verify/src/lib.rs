@@ -67,6 +67,10 @@ pub struct Counterexample {
     /// Concrete inputs on which the two differ: `seed N: X before, Y
     /// after` (inputs as `witness::evaluate` draws them).
     pub witness: Option<String>,
+    /// Where the two terms differ (the innermost differing subterms, or
+    /// the summands only one side has).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
     /// A parametric obligation z3 refuted at full size (its name), in
     /// place of an output element: `after` says how it fails (the
     /// violating iteration or pair of iterations).
@@ -252,6 +256,7 @@ fn step(
                     written_before: None,
                     written_after: None,
                     witness: None,
+                    diff: None,
                     obligation: None,
                 }),
             },
@@ -447,6 +452,7 @@ fn compare(before: &Module, after: &Module, b: &Run, a: &Run, store: &mut TermSt
                             witness::show_value(ty, va),
                             witness::show_value(ty, vb)
                         )),
+                        diff: Some(store.diff(a, b, 400)),
                         obligation: None,
                     }),
                 };
@@ -518,6 +524,7 @@ impl Counterexample {
             written_before: None,
             written_after: None,
             witness: None,
+            diff: None,
             obligation: Some(name.into()),
         }
     }
@@ -552,6 +559,9 @@ impl Counterexample {
         out.push_str(&format!("    after:  {}\n", self.after));
         if let Some(w) = &self.written_after {
             out.push_str(&format!("            written by {w}\n"));
+        }
+        if let Some(d) = self.diff.as_ref().filter(|d| !d.is_empty()) {
+            out.push_str(&format!("    diff:   {d}\n"));
         }
         if let Some(w) = &self.witness {
             out.push_str(&format!("    differs {w}\n"));

@@ -521,6 +521,106 @@ impl TermStore {
 
     /// `id` as text, at most about `limit` characters (longer terms are
     /// cut with `…`).
+    /// Where two terms differ: the innermost pair of differing subterms
+    /// under a common context, and for polynomials and reassociated
+    /// float sums the summands only one side has (`before only: ...;
+    /// after only: ...`). Empty when the terms are equal.
+    pub fn diff(&self, a: TermId, b: TermId, limit: usize) -> String {
+        if a == b {
+            return String::new();
+        }
+        let (na, nb) = (self.node(a), self.node(b));
+        let summands = |only_a: Vec<String>, only_b: Vec<String>| {
+            let list = |xs: Vec<String>| {
+                if xs.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    let n = xs.len();
+                    let mut shown: Vec<String> = xs.into_iter().take(4).collect();
+                    if n > 4 {
+                        shown.push(format!("and {} more", n - 4));
+                    }
+                    shown.join(", ")
+                }
+            };
+            format!(
+                "before only: {}; after only: {}",
+                list(only_a),
+                list(only_b)
+            )
+        };
+        match (na, nb) {
+            (
+                Node::Poly {
+                    width: wa,
+                    constant: ca,
+                    terms: ta,
+                },
+                Node::Poly {
+                    width: wb,
+                    constant: cb,
+                    terms: tb,
+                },
+            ) if wa == wb => {
+                let show = |(m, c): &(Monomial, u64)| {
+                    let c = accc_interp::concrete::sext(*c, *wa);
+                    let atoms: Vec<String> = m.iter().map(|x| self.show(*x, limit / 4)).collect();
+                    if c == 1 {
+                        atoms.join("*")
+                    } else {
+                        format!("{c}*{}", atoms.join("*"))
+                    }
+                };
+                let only_a: Vec<String> = ta.iter().filter(|t| !tb.contains(t)).map(show).collect();
+                let only_b: Vec<String> = tb.iter().filter(|t| !ta.contains(t)).map(show).collect();
+                let constants = format!(
+                    "the constant is {} before, {} after",
+                    accc_interp::concrete::sext(*ca, *wa),
+                    accc_interp::concrete::sext(*cb, *wb)
+                );
+                match (only_a.is_empty() && only_b.is_empty(), ca == cb) {
+                    (true, _) => constants,
+                    (false, true) => summands(only_a, only_b),
+                    (false, false) => format!("{}; {constants}", summands(only_a, only_b)),
+                }
+            }
+            (
+                Node::FloatAc {
+                    op: oa, args: xa, ..
+                },
+                Node::FloatAc {
+                    op: ob, args: xb, ..
+                },
+            ) if oa == ob => {
+                let mut rest_b: Vec<TermId> = xb.to_vec();
+                let mut only_a = Vec::new();
+                for x in xa.iter() {
+                    match rest_b.iter().position(|y| y == x) {
+                        Some(i) => {
+                            rest_b.remove(i);
+                        }
+                        None => only_a.push(self.show(*x, limit / 4)),
+                    }
+                }
+                let only_b = rest_b.iter().map(|x| self.show(*x, limit / 4)).collect();
+                summands(only_a, only_b)
+            }
+            _ => {
+                // One differing child under the same head: look inside it.
+                let (ha, ca) = head(na);
+                let (hb, cb) = head(nb);
+                if ha == hb && ca.len() == cb.len() {
+                    let differing: Vec<usize> =
+                        (0..ca.len()).filter(|i| ca[*i] != cb[*i]).collect();
+                    if let [i] = differing.as_slice() {
+                        return self.diff(ca[*i], cb[*i], limit);
+                    }
+                }
+                format!("{} against {}", self.show(a, limit), self.show(b, limit))
+            }
+        }
+    }
+
     pub fn show(&self, id: TermId, limit: usize) -> String {
         let mut out = String::new();
         self.write(id, &mut out, limit);
@@ -824,4 +924,41 @@ mod tests {
         assert_eq!(s.show(sum, 100), "(A[0, 0] + 3*A[0, 1])");
         assert_eq!(s.show(sum, 5), "(A[0,…");
     }
+}
+
+/// A node with its child terms taken out (replaced by id 0), and the
+/// children in order: two nodes with equal heads differ only in their
+/// children.
+fn head(node: &Node) -> (Node, Vec<TermId>) {
+    let z = TermId(0);
+    let mut n = node.clone();
+    let children = match &mut n {
+        Node::Input { .. } | Node::Int { .. } | Node::Float { .. } | Node::Poly { .. } => vec![],
+        Node::FloatAc { args, .. } => {
+            let out = args.to_vec();
+            *args = Box::new([]);
+            out
+        }
+        Node::Sum { base, add, .. } | Node::FloatChain { base, add, .. } => {
+            vec![std::mem::replace(base, z), std::mem::replace(add, z)]
+        }
+        Node::IntOp { a, b, .. }
+        | Node::IntCompare { a, b, .. }
+        | Node::FloatOp { a, b, .. }
+        | Node::FloatCompare { a, b, .. } => {
+            vec![std::mem::replace(a, z), std::mem::replace(b, z)]
+        }
+        Node::Select { cond, t, f } => vec![
+            std::mem::replace(cond, z),
+            std::mem::replace(t, z),
+            std::mem::replace(f, z),
+        ],
+        Node::Resize { a, .. }
+        | Node::FloatUnary { a, .. }
+        | Node::IntToFloat { a, .. }
+        | Node::FloatToInt { a, .. }
+        | Node::FloatConvert { a, .. }
+        | Node::Bitcast { a, .. } => vec![std::mem::replace(a, z)],
+    };
+    (n, children)
 }
