@@ -833,6 +833,43 @@ pub fn unflatten(offset: i64, shape: &[i64]) -> String {
         .join(", ")
 }
 
+/// A node with its child terms taken out (replaced by id 0), and the
+/// children in order: two nodes with equal heads differ only in their
+/// children.
+fn head(node: &Node) -> (Node, Vec<TermId>) {
+    let z = TermId(0);
+    let mut n = node.clone();
+    let children = match &mut n {
+        Node::Input { .. } | Node::Int { .. } | Node::Float { .. } | Node::Poly { .. } => vec![],
+        Node::FloatAc { args, .. } => {
+            let out = args.to_vec();
+            *args = Box::new([]);
+            out
+        }
+        Node::Sum { base, add, .. } | Node::FloatChain { base, add, .. } => {
+            vec![std::mem::replace(base, z), std::mem::replace(add, z)]
+        }
+        Node::IntOp { a, b, .. }
+        | Node::IntCompare { a, b, .. }
+        | Node::FloatOp { a, b, .. }
+        | Node::FloatCompare { a, b, .. } => {
+            vec![std::mem::replace(a, z), std::mem::replace(b, z)]
+        }
+        Node::Select { cond, t, f } => vec![
+            std::mem::replace(cond, z),
+            std::mem::replace(t, z),
+            std::mem::replace(f, z),
+        ],
+        Node::Resize { a, .. }
+        | Node::FloatUnary { a, .. }
+        | Node::IntToFloat { a, .. }
+        | Node::FloatToInt { a, .. }
+        | Node::FloatConvert { a, .. }
+        | Node::Bitcast { a, .. } => vec![std::mem::replace(a, z)],
+    };
+    (n, children)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -924,41 +961,4 @@ mod tests {
         assert_eq!(s.show(sum, 100), "(A[0, 0] + 3*A[0, 1])");
         assert_eq!(s.show(sum, 5), "(A[0,…");
     }
-}
-
-/// A node with its child terms taken out (replaced by id 0), and the
-/// children in order: two nodes with equal heads differ only in their
-/// children.
-fn head(node: &Node) -> (Node, Vec<TermId>) {
-    let z = TermId(0);
-    let mut n = node.clone();
-    let children = match &mut n {
-        Node::Input { .. } | Node::Int { .. } | Node::Float { .. } | Node::Poly { .. } => vec![],
-        Node::FloatAc { args, .. } => {
-            let out = args.to_vec();
-            *args = Box::new([]);
-            out
-        }
-        Node::Sum { base, add, .. } | Node::FloatChain { base, add, .. } => {
-            vec![std::mem::replace(base, z), std::mem::replace(add, z)]
-        }
-        Node::IntOp { a, b, .. }
-        | Node::IntCompare { a, b, .. }
-        | Node::FloatOp { a, b, .. }
-        | Node::FloatCompare { a, b, .. } => {
-            vec![std::mem::replace(a, z), std::mem::replace(b, z)]
-        }
-        Node::Select { cond, t, f } => vec![
-            std::mem::replace(cond, z),
-            std::mem::replace(t, z),
-            std::mem::replace(f, z),
-        ],
-        Node::Resize { a, .. }
-        | Node::FloatUnary { a, .. }
-        | Node::IntToFloat { a, .. }
-        | Node::FloatToInt { a, .. }
-        | Node::FloatConvert { a, .. }
-        | Node::Bitcast { a, .. } => vec![std::mem::replace(a, z)],
-    };
-    (n, children)
 }
