@@ -238,7 +238,7 @@ const MUTATIONS: &[Mutation] = &[
         1,
         "%i_j mod 512",
         "%i_j mod 511",
-        "instances",
+        "dependences",
     ),
     m(
         "buffer_at: accumulator buffer one row short",
@@ -303,6 +303,14 @@ const MUTATIONS: &[Mutation] = &[
         "affine.for %ko = 0 to 7",
         "affine.for %ko = 0 to 8",
         "bounds",
+    ),
+    m(
+        "pipeline: prefetch into the slot being read",
+        "tuned",
+        12,
+        "[(%ko + 1) mod 2, %bbuf_0_1, %bbuf_1_1]",
+        "[(%ko + 2) mod 2, %bbuf_0_1, %bbuf_1_1]",
+        "instances",
     ),
     m(
         "pipeline: prefetch copies a row short",

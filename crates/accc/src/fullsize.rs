@@ -236,6 +236,15 @@ pub fn step_obligations(
             obligation::dependences(before, after, kernel, &splits, fp_reassoc, cache),
         )?;
     }
+    if matches!(
+        step.primitive.as_str(),
+        "fuse" | "fission" | "pipeline" | "compute_at"
+    ) {
+        run(
+            "dependences".into(),
+            obligation::instance_dependences(before, after, kernel, fp_reassoc, cache),
+        )?;
+    }
     run("staging".into(), obligation::staging(after, kernel, cache))?;
     run(
         "layouts".into(),
@@ -363,10 +372,34 @@ fn shrunken_trace(
             sizes.insert(*v);
             factors.insert(*v);
         }
-        SizeRole::Depth => cap = cap.max(*v + 2),
+        SizeRole::Depth => {}
     });
     let pairs = factor_pairs(real, kernel, &factors);
-    let map = size_map(&sizes, &pairs, cap).ok_or_else(|| {
+    // Buffer copies and pipeline stages (2 when not written): trip counts
+    // must exceed them, and keep their residue modulo them (an epilogue
+    // reads the copy the last iteration filled).
+    let mut period = 1;
+    for entry in &real.steps {
+        let depth = match entry.step.primitive.as_str() {
+            "double_buffer" => "copies",
+            "pipeline" => "stages",
+            _ => continue,
+        };
+        let d = entry
+            .step
+            .args
+            .iter()
+            .find(|a| a.key.as_deref() == Some(depth))
+            .and_then(|a| match a.value {
+                passes::schedule::ArgValue::Int(v) => Some(v),
+                _ => None,
+            })
+            .unwrap_or(2)
+            .max(1);
+        cap = cap.max(d + 2);
+        period = lcm(period, d);
+    }
+    let map = size_map(&sizes, &pairs, cap, period).ok_or_else(|| {
         fail(&format!(
             "no small sizes keep the relations of {}",
             sizes
@@ -697,7 +730,8 @@ fn factor_pairs(
 /// every size up to [`KEEP_BELOW`] kept,
 /// and for every (extent, factor) pair of the schedule the same quotient
 /// and the same remainder, each up to `cap` (an unrolled loop peels its
-/// remainder; a pipeline needs its trip count). Sizes that no pair
+/// remainder; a pipeline needs its trip count), and the same quotient
+/// modulo `period` (the copies of a buffer the iterations cycle through). Sizes that no pair
 /// relates shrink freely; where the kernel relates them otherwise (an
 /// extent computed from another), the shrunken code differs and the
 /// comparison of the code says so. `None` when no stand-in up to the size
@@ -706,22 +740,37 @@ pub(crate) fn size_map(
     sizes: &BTreeSet<i64>,
     pairs: &BTreeSet<(i64, i64)>,
     cap: i64,
+    period: i64,
 ) -> Option<BTreeMap<i64, i64>> {
     // Distinct stand-ins when they exist; otherwise two sizes may share
     // one (the comparison of the code catches where that matters).
-    size_map_with(sizes, pairs, cap, true).or_else(|| size_map_with(sizes, pairs, cap, false))
+    size_map_with(sizes, pairs, cap, period, true)
+        .or_else(|| size_map_with(sizes, pairs, cap, period, false))
+}
+
+fn lcm(a: i64, b: i64) -> i64 {
+    fn gcd(a: i64, b: i64) -> i64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    a / gcd(a, b) * b
 }
 
 fn size_map_with(
     sizes: &BTreeSet<i64>,
     pairs: &BTreeSet<(i64, i64)>,
     cap: i64,
+    period: i64,
     distinct: bool,
 ) -> Option<BTreeMap<i64, i64>> {
     let mut map: BTreeMap<i64, i64> = BTreeMap::new();
     let related = |x: i64, cx: i64, y: i64, cy: i64| {
-        let (q, r) = ((x / y).min(cap), (x % y).min(cap));
-        q == (cx / cy).min(cap) && r == (cx % cy).min(cap)
+        let (q, r) = (x / y, (x % y).min(cap));
+        let qc = cx / cy;
+        q.min(cap) == qc.min(cap) && q % period == qc % period && r == (cx % cy).min(cap)
     };
     for &v in sizes {
         let fits = |c: i64| {
@@ -762,7 +811,7 @@ mod tests {
             .iter()
             .flat_map(|&a| sizes.iter().filter(move |&&b| b < a).map(move |&b| (a, b)))
             .collect();
-        size_map(&all, &pairs, cap).map(|m| m.into_iter().collect())
+        size_map(&all, &pairs, cap, 1).map(|m| m.into_iter().collect())
     }
 
     #[test]

@@ -1577,3 +1577,161 @@ pub fn layouts_injective(
     }
     Ok(())
 }
+
+/// Dependences kept across a step that moves statement instances between
+/// loop nests (`fuse`, `fission`, `pipeline`, `compute_at`), where loops
+/// do not keep their names: an instance of a statement after the step is
+/// tied to the instance before it with the same accesses (the indices of
+/// its store and loads, buffers whose layout changed left out), and for
+/// two accesses to one element, at least one a store, the instance that
+/// ran first before the step must run first after it (two updates of one
+/// reassociable reduction excepted). Statements whose accesses do not
+/// tell their instances apart before the step are not tied, and their
+/// pairs are left to the shrunken kernel.
+pub fn instance_dependences(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+    fp_reassoc: bool,
+    cache: &mut Cache,
+) -> Result<(), Failure> {
+    let relaid = relaid_memrefs(before, after, kernel)?;
+    let (old, new) = (statements(before, kernel)?, statements(after, kernel)?);
+    let (pos_before, pos_after) = (positions(before, kernel), positions(after, kernel));
+    // Each access of `after` with its statement, its position in it, and
+    // the one statement of `before` with the same accesses.
+    let mut sites: Vec<(Op, usize, usize, usize)> = Vec::new();
+    let mut injective: HashMap<usize, bool> = HashMap::new();
+    for (ni, st) in new.iter().enumerate() {
+        let originals: Vec<usize> = (0..old.len()).filter(|o| old[*o].keys == st.keys).collect();
+        let [oi] = originals.as_slice() else { continue };
+        if !*injective
+            .entry(*oi)
+            .or_insert_with(|| signature_injective(before, &old[*oi], &relaid, cache))
+        {
+            continue;
+        }
+        for (k, op) in std::iter::once(st.store)
+            .chain(st.loads.iter().copied())
+            .enumerate()
+        {
+            sites.push((op, ni, *oi, k));
+        }
+    }
+    let access_at = |st: &Statement, k: usize| {
+        if k == 0 {
+            st.store
+        } else {
+            st.loads[k - 1]
+        }
+    };
+    let reduction =
+        |m: &Module, st: &Statement| reduction_load(m, st.store, fp_reassoc).map(|(_, op)| op);
+    for (n, &(x, nx, ox_st, kx)) in sites.iter().enumerate() {
+        for &(y, ny, oy_st, ky) in &sites[n..] {
+            if !(is_store(after, x) || is_store(after, y))
+                || accessed_memref(after, x) != accessed_memref(after, y)
+            {
+                continue;
+            }
+            let (rx, ry) = (reduction(after, &new[nx]), reduction(after, &new[ny]));
+            if rx.is_some() && rx == ry && ox_st == oy_st {
+                continue;
+            }
+            let (ox, oy) = (access_at(&old[ox_st], kx), access_at(&old[oy_st], ky));
+            let mut ax = Space::new(after, "xa.");
+            let mut ay = Space::new(after, "ya.");
+            let mut bx = Space::new(before, "xb.");
+            let mut by = Space::new(before, "yb.");
+            if !(ax.enter_around(new[nx].store)
+                && ay.enter_around(new[ny].store)
+                && bx.enter_around(old[ox_st].store)
+                && by.enter_around(old[oy_st].store))
+            {
+                continue;
+            }
+            let tie = |s: &mut Space, st: &Statement, t: &mut Space, ot: &Statement| {
+                Some(
+                    signature(s, st, &relaid)?
+                        .iter()
+                        .zip(&signature(t, ot, &relaid)?)
+                        .map(|(a, b)| a.eq(b))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let (Some(tx), Some(ty)) = (
+                tie(&mut ax, &new[nx], &mut bx, &old[ox_st]),
+                tie(&mut ay, &new[ny], &mut by, &old[oy_st]),
+            ) else {
+                continue;
+            };
+            let (Some((_, ix)), Some((_, iy))) = (ax.access(x), ay.access(y)) else {
+                continue;
+            };
+            let exact = !(ax.inexact || ay.inexact || bx.inexact || by.inexact);
+            for x_first in [true, false] {
+                let (Some(first_before), Some(first_after)) = (if x_first {
+                    (
+                        runs_before(before, &pos_before, ox, &mut bx, oy, &mut by),
+                        runs_before(after, &pos_after, y, &mut ay, x, &mut ax),
+                    )
+                } else {
+                    (
+                        runs_before(before, &pos_before, oy, &mut by, ox, &mut bx),
+                        runs_before(after, &pos_after, x, &mut ax, y, &mut ay),
+                    )
+                }) else {
+                    continue;
+                };
+                let mut facts: Vec<Bool> = [&ax, &ay, &bx, &by]
+                    .iter()
+                    .flat_map(|s| s.all_facts())
+                    .collect();
+                facts.extend(tx.iter().cloned());
+                facts.extend(ty.iter().cloned());
+                facts.extend(ix.iter().zip(&iy).map(|(p, q)| p.eq(q)));
+                facts.push(first_before);
+                facts.push(first_after);
+                let (earlier, later) = if x_first {
+                    ("first", "second")
+                } else {
+                    ("second", "first")
+                };
+                check(cache, &facts, exact, |model| {
+                    format!(
+                        "{} in iteration {} and {} in iteration {} touch element [{}]; the {earlier} ran first before the step, the {later} runs first after it",
+                        describe(after, x),
+                        ax.show(model),
+                        describe(after, y),
+                        ay.show(model),
+                        model_values(model, &ix)
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Do the accesses of `st` (buffers in `relaid` left out) tell its
+/// instances apart: no two iterations with the same indices?
+fn signature_injective(
+    m: &Module,
+    st: &Statement,
+    relaid: &HashSet<String>,
+    cache: &mut Cache,
+) -> bool {
+    let (mut a, mut b) = (Space::new(m, "i1."), Space::new(m, "i2."));
+    if !(a.enter_around(st.store) && b.enter_around(st.store)) || a.inexact {
+        return false;
+    }
+    let (Some(sa), Some(sb)) = (signature(&mut a, st, relaid), signature(&mut b, st, relaid))
+    else {
+        return false;
+    };
+    let mut facts = a.all_facts();
+    facts.extend(b.all_facts());
+    facts.extend(sa.iter().zip(&sb).map(|(x, y)| x.eq(y)));
+    facts.push(distinct(&a, &b));
+    matches!(cache.solve(&facts), Ok(None))
+}
