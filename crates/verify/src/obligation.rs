@@ -18,7 +18,15 @@
 //!   the new loops addresses what the original addressed in that iteration;
 //! - [`dependences`]: a reorder (or a tile's) keeps the order of every two
 //!   accesses to one element, at least one a store, except the updates of
-//!   one reduction whose operator may be reassociated.
+//!   one reduction whose operator may be reassociated;
+//!   [`instance_dependences`] does the same for steps that move instances
+//!   between loop nests, tying instances by their accesses;
+//! - [`staging`]: staged buffers are filled wherever they are read and
+//!   drained wherever they are written;
+//! - [`layouts_injective`]: a buffer whose layout changed keeps distinct
+//!   elements apart;
+//! - [`instances_covered`]: every statement instance of the original runs
+//!   after the step, once.
 //!
 //! A context the encoding does not model exactly (a loop bound or index
 //! computed from data, an `scf` construct) makes a violation *undecided*
@@ -91,12 +99,7 @@ impl Cache {
                 self.proved.insert(key);
                 Ok(None)
             }
-            SatResult::Sat => {
-                if std::env::var("ACCC_DUMP_SAT").is_ok() {
-                    eprintln!("SAT QUERY:\n{key}\nMODEL:\n{:?}", solver.get_model());
-                }
-                Ok(solver.get_model())
-            }
+            SatResult::Sat => Ok(solver.get_model()),
             SatResult::Unknown => Err(solver
                 .get_reason_unknown()
                 .unwrap_or_else(|| "z3 gave up".to_string())),
