@@ -507,11 +507,7 @@ fn describe(m: &Module, op: Op) -> String {
 }
 
 fn access_target(m: &Module, op: Op) -> String {
-    let memref = match m.op_name(op) {
-        "affine.load" | "memref.load" => m.operands(op).first(),
-        _ => m.operands(op).get(1),
-    };
-    memref.map_or_else(|| "a memref".to_string(), |v| memref_name(m, *v))
+    accessed_memref(m, op).map_or_else(|| "a memref".to_string(), |v| memref_name(m, v))
 }
 
 fn model_values(model: &z3::Model, ts: &[Int]) -> String {
@@ -526,22 +522,34 @@ fn model_values(model: &z3::Model, ts: &[Int]) -> String {
         .join(", ")
 }
 
+/// The space around access `op` (variables named with `prefix`), its
+/// memref and its index terms; undecided when the loops or the index are
+/// not affine.
+fn encode_access<'m>(
+    m: &'m Module,
+    op: Op,
+    prefix: &str,
+) -> Result<(Space<'m>, Value, Vec<Int>), Failure> {
+    let mut s = Space::new(m, prefix);
+    if !s.enter_around(op) {
+        return Err(Failure::Undecided(format!(
+            "the loops around {} are not affine",
+            describe(m, op)
+        )));
+    }
+    let Some((memref, index)) = s.access(op) else {
+        return Err(Failure::Undecided(format!(
+            "the index of {} is not affine in the loops",
+            describe(m, op)
+        )));
+    };
+    Ok((s, memref, index))
+}
+
 /// No access of `kernel` leaves its memref, on any iteration.
 pub fn bounds(m: &Module, kernel: &str, cache: &mut Cache) -> Result<(), Failure> {
     for op in accesses(m, kernel)? {
-        let mut s = Space::new(m, "");
-        if !s.enter_around(op) {
-            return Err(Failure::Undecided(format!(
-                "the loops around {} are not affine",
-                describe(m, op)
-            )));
-        }
-        let Some((memref, index)) = s.access(op) else {
-            return Err(Failure::Undecided(format!(
-                "the index of {} is not affine in the loops",
-                describe(m, op)
-            )));
-        };
+        let (s, memref, index) = encode_access(m, op, "")?;
         let Some(shape) = m.value_type(memref).as_memref().map(|t| t.shape.clone()) else {
             continue;
         };
@@ -614,11 +622,7 @@ fn split_loops(
             "loop `{q}` does not have constant bounds"
         )));
     };
-    let trips = if ub > lb && step > 0 {
-        (ub - lb + step - 1) / step
-    } else {
-        0
-    };
+    let trips = trip_count(lb, ub, step);
     let (outer, oq) = unique_loop(after, kernel, &sp.outer)?;
     let (inner, iq) = unique_loop(after, kernel, &sp.inner)?;
     Ok(SplitLoops {
@@ -855,18 +859,7 @@ struct Twins {
 
 impl Twins {
     fn new(before: &Module, after: &Module, kernel: &str) -> Result<Twins, Failure> {
-        let key = |m: &Module, op: Op| {
-            let memref = match m.op_name(op) {
-                "affine.load" | "memref.load" => m.operands(op).first(),
-                _ => m.operands(op).get(1),
-            };
-            format!(
-                "{} {} {}",
-                m.op_name(op).rsplit('.').next().unwrap_or(""),
-                m.op(op).loc,
-                memref.map_or(String::new(), |v| memref_key(m, *v))
-            )
-        };
+        let key = access_key;
         let group = |m: &Module| -> Result<HashMap<String, Vec<Op>>, Failure> {
             let mut out: HashMap<String, Vec<Op>> = HashMap::new();
             for op in accesses(m, kernel)? {
@@ -1000,6 +993,91 @@ fn runs_before(
     Some(Bool::or(&alternatives))
 }
 
+/// One access instance in both programs: the access after the step in
+/// its space, and its original in the original's space.
+struct Instance<'a, 'm> {
+    op: Op,
+    after: &'a mut Space<'m>,
+    original: Op,
+    before: &'a mut Space<'m>,
+}
+
+impl<'a, 'm> Instance<'a, 'm> {
+    fn new(op: Op, after: &'a mut Space<'m>, original: Op, before: &'a mut Space<'m>) -> Self {
+        Instance {
+            op,
+            after,
+            original,
+            before,
+        }
+    }
+}
+
+/// Two instances `x` and `y` that touch one element keep their order:
+/// the one that ran first before the step does not run second after it.
+/// `tied` holds the constraints that make each the same instance in both
+/// programs beyond the variables they share. Accesses whose index is not
+/// affine are left alone.
+fn order_kept(
+    (before, pos_before): (&Module, &HashMap<Op, usize>),
+    (after, pos_after): (&Module, &HashMap<Op, usize>),
+    x: Instance,
+    y: Instance,
+    mut tied: Vec<Bool>,
+    cache: &mut Cache,
+) -> Result<(), Failure> {
+    let (Some((_, element)), Some((_, other))) = (x.after.access(x.op), y.after.access(y.op))
+    else {
+        return Ok(());
+    };
+    tied.extend(element.iter().zip(&other).map(|(p, q)| p.eq(q)));
+    let element = &element;
+    let exact = !(x.after.inexact || y.after.inexact || x.before.inexact || y.before.inexact);
+    for x_first in [true, false] {
+        let (first_before, first_after) = if x_first {
+            (
+                runs_before(
+                    before, pos_before, x.original, x.before, y.original, y.before,
+                ),
+                runs_before(after, pos_after, y.op, y.after, x.op, x.after),
+            )
+        } else {
+            (
+                runs_before(
+                    before, pos_before, y.original, y.before, x.original, x.before,
+                ),
+                runs_before(after, pos_after, x.op, x.after, y.op, y.after),
+            )
+        };
+        let (Some(first_before), Some(first_after)) = (first_before, first_after) else {
+            continue;
+        };
+        let mut facts: Vec<Bool> = [&*x.after, &*y.after, &*x.before, &*y.before]
+            .iter()
+            .flat_map(|s| s.all_facts())
+            .collect();
+        facts.extend(tied.iter().cloned());
+        facts.push(first_before);
+        facts.push(first_after);
+        let (earlier, later) = if x_first {
+            ("first", "second")
+        } else {
+            ("second", "first")
+        };
+        check(cache, &facts, exact, |model| {
+            format!(
+                "{} in iteration {} and {} in iteration {} touch element [{}]; the {earlier} ran first before the step, the {later} runs first after it",
+                describe(after, x.op),
+                x.after.show(model),
+                describe(after, y.op),
+                y.after.show(model),
+                model_values(model, element)
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// A reorder keeps every dependence: for two accesses to one element (at
 /// least one a store, not both updates of one reassociable reduction),
 /// the instance that ran first in `before` still runs first in `after`.
@@ -1035,10 +1113,7 @@ pub fn dependences(
     };
     let ops = accesses(after, kernel)?;
     let (pos_before, pos_after) = (positions(before, kernel), positions(after, kernel));
-    let memref_of = |m: &Module, op: Op| match m.op_name(op) {
-        "affine.load" | "memref.load" => m.operands(op).first().copied(),
-        _ => m.operands(op).get(1).copied(),
-    };
+    let memref_of = accessed_memref;
     let reductions: HashMap<Op, (Op, String)> = ops
         .iter()
         .filter_map(|s| reduction_load(after, *s, fp_reassoc).map(|r| (*s, r)))
@@ -1075,49 +1150,14 @@ pub fn dependences(
             {
                 continue;
             }
-            let (Some((_, ix)), Some((_, iy))) = (ax.access(x), by.access(y)) else {
-                continue;
-            };
-            let exact = !(ax.inexact || by.inexact || bx.inexact || byb.inexact);
-            // Either order: `x` first before the step and `y` first
-            // after it, or the other way round.
-            for x_first in [true, false] {
-                let (Some(first_before), Some(first_after)) = (if x_first {
-                    (
-                        runs_before(before, &pos_before, ox, &mut bx, oy, &mut byb),
-                        runs_before(after, &pos_after, y, &mut by, x, &mut ax),
-                    )
-                } else {
-                    (
-                        runs_before(before, &pos_before, oy, &mut byb, ox, &mut bx),
-                        runs_before(after, &pos_after, x, &mut ax, y, &mut by),
-                    )
-                }) else {
-                    continue;
-                };
-                let mut facts = ax.all_facts();
-                facts.extend(by.all_facts());
-                facts.extend(bx.all_facts());
-                facts.extend(byb.all_facts());
-                facts.extend(ix.iter().zip(&iy).map(|(p, q)| p.eq(q)));
-                facts.push(first_before);
-                facts.push(first_after);
-                let (earlier, later) = if x_first {
-                    ("first", "second")
-                } else {
-                    ("second", "first")
-                };
-                check(cache, &facts, exact, |model| {
-                    format!(
-                        "{} in iteration {} and {} in iteration {} touch element [{}]; the {earlier} ran first before the step, the {later} runs first after it",
-                        describe(after, x),
-                        ax.show(model),
-                        describe(after, y),
-                        by.show(model),
-                        model_values(model, &ix)
-                    )
-                })?;
-            }
+            order_kept(
+                (before, &pos_before),
+                (after, &pos_after),
+                Instance::new(x, &mut ax, ox, &mut bx),
+                Instance::new(y, &mut by, oy, &mut byb),
+                Vec::new(),
+                cache,
+            )?;
         }
     }
     Ok(())
@@ -1146,10 +1186,7 @@ fn copy_direction(m: &Module, op: Op) -> Option<String> {
 /// footprint is left out.)
 pub fn staging(m: &Module, kernel: &str, cache: &mut Cache) -> Result<(), Failure> {
     let ops = accesses(m, kernel)?;
-    let memref_of = |op: Op| match m.op_name(op) {
-        "affine.load" | "memref.load" => m.operands(op).first().copied(),
-        _ => m.operands(op).get(1).copied(),
-    };
+    let memref_of = |op: Op| accessed_memref(m, op);
     let staged: Vec<Value> = {
         let mut seen = Vec::new();
         for &op in &ops {
@@ -1210,19 +1247,7 @@ fn covered_by(
     missing: &str,
     cache: &mut Cache,
 ) -> Result<(), Failure> {
-    let mut s = Space::new(m, "");
-    if !s.enter_around(access) {
-        return Err(Failure::Undecided(format!(
-            "the loops around {} are not affine",
-            describe(m, access)
-        )));
-    }
-    let Some((_, index)) = s.access(access) else {
-        return Err(Failure::Undecided(format!(
-            "the index of {} is not affine in the loops",
-            describe(m, access)
-        )));
-    };
+    let (s, _, index) = encode_access(m, access, "")?;
     let mut facts = s.all_facts();
     let mut exact = !s.inexact;
     for (n, &c) in copies.iter().enumerate() {
@@ -1260,15 +1285,11 @@ struct Statement {
 /// The key of an access across programs: its kind, source location and
 /// memref.
 fn access_key(m: &Module, op: Op) -> String {
-    let memref = match m.op_name(op) {
-        "affine.load" | "memref.load" => m.operands(op).first(),
-        _ => m.operands(op).get(1),
-    };
     format!(
         "{} {} {}",
         m.op_name(op).rsplit('.').next().unwrap_or(""),
         m.op(op).loc,
-        memref.map_or(String::new(), |v| memref_key(m, *v))
+        accessed_memref(m, op).map_or(String::new(), |v| memref_key(m, v))
     )
 }
 
@@ -1329,12 +1350,8 @@ fn relaid_memrefs(
     let types = |m: &Module| -> Result<HashMap<String, accc_ir::Type>, Failure> {
         let mut out = HashMap::new();
         for op in accesses(m, kernel)? {
-            let memref = match m.op_name(op) {
-                "affine.load" | "memref.load" => m.operands(op).first(),
-                _ => m.operands(op).get(1),
-            };
-            if let Some(v) = memref {
-                out.insert(memref_key(m, *v), m.value_type(*v).clone());
+            if let Some(v) = accessed_memref(m, op) {
+                out.insert(memref_key(m, v), m.value_type(v).clone());
             }
         }
         Ok(out)
@@ -1476,13 +1493,16 @@ fn distinct(a: &Space, b: &Space) -> Bool {
 pub fn loop_trips(m: &Module, kernel: &str, name: &str) -> Option<i64> {
     let (op, _) = unique_loop(m, kernel, name).ok()?;
     let (lb, ub, step) = affine::constant_bounds(m, op)?;
-    (step > 0).then(|| {
-        if ub > lb {
-            (ub - lb + step - 1) / step
-        } else {
-            0
-        }
-    })
+    (step > 0).then(|| trip_count(lb, ub, step))
+}
+
+/// Iterations of `for i = lb to ub step step` (0 for a non-positive step).
+fn trip_count(lb: i64, ub: i64, step: i64) -> i64 {
+    if ub > lb && step > 0 {
+        (ub - lb + step - 1) / step
+    } else {
+        0
+    }
 }
 
 /// The extent of dimension `dim` of the local buffer named `buffer`.
@@ -1668,49 +1688,14 @@ pub fn instance_dependences(
             ) else {
                 continue;
             };
-            let (Some((_, ix)), Some((_, iy))) = (ax.access(x), ay.access(y)) else {
-                continue;
-            };
-            let exact = !(ax.inexact || ay.inexact || bx.inexact || by.inexact);
-            for x_first in [true, false] {
-                let (Some(first_before), Some(first_after)) = (if x_first {
-                    (
-                        runs_before(before, &pos_before, ox, &mut bx, oy, &mut by),
-                        runs_before(after, &pos_after, y, &mut ay, x, &mut ax),
-                    )
-                } else {
-                    (
-                        runs_before(before, &pos_before, oy, &mut by, ox, &mut bx),
-                        runs_before(after, &pos_after, x, &mut ax, y, &mut ay),
-                    )
-                }) else {
-                    continue;
-                };
-                let mut facts: Vec<Bool> = [&ax, &ay, &bx, &by]
-                    .iter()
-                    .flat_map(|s| s.all_facts())
-                    .collect();
-                facts.extend(tx.iter().cloned());
-                facts.extend(ty.iter().cloned());
-                facts.extend(ix.iter().zip(&iy).map(|(p, q)| p.eq(q)));
-                facts.push(first_before);
-                facts.push(first_after);
-                let (earlier, later) = if x_first {
-                    ("first", "second")
-                } else {
-                    ("second", "first")
-                };
-                check(cache, &facts, exact, |model| {
-                    format!(
-                        "{} in iteration {} and {} in iteration {} touch element [{}]; the {earlier} ran first before the step, the {later} runs first after it",
-                        describe(after, x),
-                        ax.show(model),
-                        describe(after, y),
-                        ay.show(model),
-                        model_values(model, &ix)
-                    )
-                })?;
-            }
+            order_kept(
+                (before, &pos_before),
+                (after, &pos_after),
+                Instance::new(x, &mut ax, ox, &mut bx),
+                Instance::new(y, &mut ay, oy, &mut by),
+                tx.into_iter().chain(ty).collect(),
+                cache,
+            )?;
         }
     }
     Ok(())
