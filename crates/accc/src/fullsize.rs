@@ -42,6 +42,8 @@ use verify::{Counterexample, Outcome, Verdict};
 const BASE_CAP: i64 = 4;
 /// Sizes up to this are kept as they are.
 const KEEP_BELOW: i64 = 4;
+/// Candidates tried for one size's stand-in.
+const MAX_SEARCH: i64 = 100_000;
 
 /// Verifies every step of `trace` (the schedule `options` names, applied
 /// to `file`): symbolically at the real size when the kernel is within
@@ -294,23 +296,7 @@ fn claimed_splits(step: &passes::schedule::Step, names: &[String]) -> Vec<Split>
 /// Do two programs have the same code except for the numbers? (Every run
 /// of digits masked in the printed IR.)
 fn same_code(real: &Module, small: &Module) -> Result<(), String> {
-    let mask = |m: &Module| {
-        let text = accc_ir::text::print_module(m);
-        let mut out = String::with_capacity(text.len());
-        let mut digits = false;
-        for c in text.chars() {
-            if c.is_ascii_digit() {
-                if !digits {
-                    out.push('#');
-                }
-                digits = true;
-            } else {
-                digits = false;
-                out.push(c);
-            }
-        }
-        out
-    };
+    let mask = |m: &Module| mask_numbers(&accc_ir::text::print_module(m));
     let (a, b) = (mask(real), mask(small));
     if a == b {
         return Ok(());
@@ -324,6 +310,37 @@ fn same_code(real: &Module, small: &Module) -> Result<(), String> {
         "the shrunken kernel's code differs from the real one's beyond its numbers (IR line {}), so it does not stand for it",
         line + 1
     ))
+}
+
+/// `text` with every numeric literal replaced by `#`: a run of digits not
+/// part of a name (`%abuf_0`, `d1`, `i32`, `%12` keep theirs), including
+/// the extents of a shape (`2x64x64xi8` becomes `#x#x#xi8`).
+fn mask_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut prev: Option<char> = None;
+    let mut masking = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            let starts_literal = match prev {
+                Some(p) if p.is_ascii_digit() => masking,
+                // `64x64`: an extent after an extent.
+                Some('x') => out.ends_with("#x"),
+                Some(p) => !(p.is_ascii_alphanumeric() || "_%$.#@".contains(p)),
+                None => true,
+            };
+            if starts_literal && !(masking && prev.is_some_and(|p| p.is_ascii_digit())) {
+                out.push('#');
+            } else if !starts_literal {
+                out.push(c);
+            }
+            masking = starts_literal;
+        } else {
+            masking = false;
+            out.push(c);
+        }
+        prev = Some(c);
+    }
+    out
 }
 
 /// Re-applies the schedule to a shrunken copy of the kernel; the trace
@@ -374,7 +391,7 @@ fn shrunken_trace(
         }
         SizeRole::Depth => {}
     });
-    let pairs = factor_pairs(real, kernel, &factors);
+    let relations = factor_pairs(real, kernel, &sizes, &factors).map_err(|why| fail(&why))?;
     // Buffer copies and pipeline stages (2 when not written): trip counts
     // must exceed them, and keep their residue modulo them (an epilogue
     // reads the copy the last iteration filled).
@@ -396,10 +413,11 @@ fn shrunken_trace(
             })
             .unwrap_or(2)
             .max(1);
-        cap = cap.max(d + 2);
-        period = lcm(period, d);
+        cap = cap.max(d.saturating_add(2));
+        period = lcm(period, d)
+            .ok_or_else(|| fail("its buffer copies and pipeline stages are too many"))?;
     }
-    let map = size_map(&sizes, &pairs, cap, period).ok_or_else(|| {
+    let map = size_map(&sizes, &relations, cap, period).ok_or_else(|| {
         fail(&format!(
             "no small sizes keep the relations of {}",
             sizes
@@ -669,10 +687,12 @@ fn for_each_schedule_size(
 fn factor_pairs(
     real: &passes::schedule::Trace,
     kernel: &str,
+    sizes: &BTreeSet<i64>,
     factors: &BTreeSet<i64>,
-) -> BTreeSet<(i64, i64)> {
+) -> Result<Relations, String> {
     use passes::schedule::ArgValue;
     let mut pairs = BTreeSet::new();
+    let mut cycled = Vec::new();
     for entry in &real.steps {
         let positional: Vec<&ArgValue> = entry
             .step
@@ -716,13 +736,51 @@ fn factor_pairs(
         };
         for (t, f) in found {
             if let (Some(t), Some(f)) = (t, f) {
-                if factors.contains(&f) {
-                    pairs.insert((t, f));
+                if !factors.contains(&f) {
+                    continue;
                 }
+                // A trip count the shrink does not set (an extent computed
+                // from a size, a loop split twice) cannot be related.
+                if !sizes.contains(&t) {
+                    return Err(format!(
+                        "`{}` divides {t} iterations, which are no size of the kernel",
+                        entry.step
+                    ));
+                }
+                pairs.insert((t, f));
             }
         }
+        // The loop a pipeline or double buffer cycles copies over.
+        let cycled_loop = match entry.step.primitive.as_str() {
+            "pipeline" => trips(0),
+            "double_buffer" => trips(1),
+            _ => continue,
+        };
+        if let Some(t) = cycled_loop {
+            cycled.push((t, entry.step.to_string()));
+        }
     }
-    pairs
+    // A cycled loop's trip count is a size itself or the quotient of a
+    // pair (an outer loop of a split); anything else cannot be related.
+    let mut periodic = BTreeSet::new();
+    for (t, step) in cycled {
+        if sizes.contains(&t) {
+            periodic.insert(t);
+        } else if !pairs.iter().any(|&(e, f)| e % f == 0 && e / f == t) {
+            return Err(format!(
+                "`{step}` cycles over {t} iterations, which are no size of the kernel"
+            ));
+        }
+    }
+    Ok(Relations { pairs, periodic })
+}
+
+/// What the shrink must keep: the (extent, factor) pairs of the schedule
+/// and the sizes that are trip counts of loops a pipeline or double
+/// buffer cycles over.
+struct Relations {
+    pairs: BTreeSet<(i64, i64)>,
+    periodic: BTreeSet<i64>,
 }
 
 /// Small stand-ins for `sizes`: distinct sizes stay distinct if they can
@@ -736,19 +794,20 @@ fn factor_pairs(
 /// extent computed from another), the shrunken code differs and the
 /// comparison of the code says so. `None` when no stand-in up to the size
 /// itself fits.
-pub(crate) fn size_map(
+fn size_map(
     sizes: &BTreeSet<i64>,
-    pairs: &BTreeSet<(i64, i64)>,
+    relations: &Relations,
     cap: i64,
     period: i64,
 ) -> Option<BTreeMap<i64, i64>> {
     // Distinct stand-ins when they exist; otherwise two sizes may share
     // one (the comparison of the code catches where that matters).
-    size_map_with(sizes, pairs, cap, period, true)
-        .or_else(|| size_map_with(sizes, pairs, cap, period, false))
+    size_map_with(sizes, relations, cap, period, true)
+        .or_else(|| size_map_with(sizes, relations, cap, period, false))
 }
 
-fn lcm(a: i64, b: i64) -> i64 {
+/// The least common multiple; `None` on overflow.
+fn lcm(a: i64, b: i64) -> Option<i64> {
     fn gcd(a: i64, b: i64) -> i64 {
         if b == 0 {
             a
@@ -756,16 +815,17 @@ fn lcm(a: i64, b: i64) -> i64 {
             gcd(b, a % b)
         }
     }
-    a / gcd(a, b) * b
+    (a / gcd(a, b)).checked_mul(b)
 }
 
 fn size_map_with(
     sizes: &BTreeSet<i64>,
-    pairs: &BTreeSet<(i64, i64)>,
+    relations: &Relations,
     cap: i64,
     period: i64,
     distinct: bool,
 ) -> Option<BTreeMap<i64, i64>> {
+    let pairs = &relations.pairs;
     let mut map: BTreeMap<i64, i64> = BTreeMap::new();
     let related = |x: i64, cx: i64, y: i64, cy: i64| {
         let (q, r) = (x / y, (x % y).min(cap));
@@ -774,26 +834,31 @@ fn size_map_with(
     };
     for &v in sizes {
         let fits = |c: i64| {
-            pairs.iter().all(|&(e, f)| {
-                let image = |x: i64| {
-                    if x == v {
-                        Some(c)
-                    } else {
-                        map.get(&x).copied()
+            let cycles_alike = !relations.periodic.contains(&v)
+                || (c % period == v % period && c.min(cap) == v.min(cap));
+            cycles_alike
+                && pairs.iter().all(|&(e, f)| {
+                    let image = |x: i64| {
+                        if x == v {
+                            Some(c)
+                        } else {
+                            map.get(&x).copied()
+                        }
+                    };
+                    match (image(e), image(f)) {
+                        (Some(ce), Some(cf)) if e == v || f == v => related(e, ce, f, cf),
+                        _ => true,
                     }
-                };
-                match (image(e), image(f)) {
-                    (Some(ce), Some(cf)) if e == v || f == v => related(e, ce, f, cf),
-                    _ => true,
-                }
-            })
+                })
         };
         let free = |c: i64| !distinct || !map.values().any(|&u| u == c);
         let chosen = if v <= KEEP_BELOW {
             Some(v).filter(|&c| free(c) && fits(c))
         } else {
-            // Above `cap`, so that a remainder up to `cap` fits under it.
-            ((cap + 1).min(v)..=v).find(|&c| free(c) && fits(c))
+            // Above `cap`, so that a remainder up to `cap` fits under it;
+            // a bounded search (a stand-in is small or not worth having).
+            let lowest = cap.saturating_add(1).min(v);
+            (lowest..=v.min(lowest.saturating_add(MAX_SEARCH))).find(|&c| free(c) && fits(c))
         }?;
         map.insert(v, chosen);
     }
@@ -807,11 +872,14 @@ mod tests {
     fn map(sizes: &[i64], cap: i64) -> Option<Vec<(i64, i64)>> {
         // Every size paired with every smaller one.
         let all = sizes.iter().copied().collect();
-        let pairs = sizes
-            .iter()
-            .flat_map(|&a| sizes.iter().filter(move |&&b| b < a).map(move |&b| (a, b)))
-            .collect();
-        size_map(&all, &pairs, cap, 1).map(|m| m.into_iter().collect())
+        let relations = Relations {
+            pairs: sizes
+                .iter()
+                .flat_map(|&a| sizes.iter().filter(move |&&b| b < a).map(move |&b| (a, b)))
+                .collect(),
+            periodic: BTreeSet::new(),
+        };
+        size_map(&all, &relations, cap, 1).map(|m| m.into_iter().collect())
     }
 
     #[test]
@@ -825,6 +893,27 @@ mod tests {
         assert!(n % f != 0 && (n % f) % 4 == 0 && n / f >= 4);
         // Small sizes stay.
         assert_eq!(map(&[2, 3], 4), Some(vec![(2, 2), (3, 3)]));
+    }
+
+    #[test]
+    fn numbers_are_masked_but_not_names_or_types() {
+        assert_eq!(
+            mask_numbers("%abuf_0 = affine.load %A[%io * 64 + %d1, 3] : memref<2x64x64xi8>"),
+            "%abuf_0 = affine.load %A[%io * # + %d1, #] : memref<#x#x#xi8>"
+        );
+        assert_eq!(
+            mask_numbers("affine.for %ko = 0 to 7 {"),
+            "affine.for %ko = # to # {"
+        );
+        assert_eq!(
+            mask_numbers("(d0) -> (d0 * -100 + 512)"),
+            "(d0) -> (d0 * -# + #)"
+        );
+        assert_ne!(mask_numbers("i8"), mask_numbers("i32"));
+        assert_ne!(
+            mask_numbers("%abuf_0, %abuf_1"),
+            mask_numbers("%abuf_1, %abuf_0")
+        );
     }
 
     #[test]

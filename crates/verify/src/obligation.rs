@@ -41,6 +41,9 @@ use accc_ir::{Attribute, Module, Op, Value};
 use z3::ast::{Bool, Int};
 use z3::{Params, SatResult, Solver};
 
+/// Copies of one statement compared pairwise for duplicates.
+const MAX_COPIES: usize = 16;
+
 /// Milliseconds z3 may spend on one query before it is *undecided*.
 const QUERY_TIMEOUT_MS: u32 = 5_000;
 
@@ -147,6 +150,8 @@ struct Space<'m> {
     inexact: bool,
     /// Quotient and remainder variables, by dividend and divisor.
     divisions: HashMap<String, (Int, Int)>,
+    /// The qualified name of the innermost named loop entered so far.
+    last_loop: Option<String>,
     aux: Vec<Int>,
 }
 
@@ -161,6 +166,7 @@ impl<'m> Space<'m> {
             shown: Vec::new(),
             inexact: false,
             divisions: HashMap::new(),
+            last_loop: None,
             aux: Vec::new(),
         }
     }
@@ -244,11 +250,14 @@ impl<'m> Space<'m> {
                     let (_, r) = self.divide(&var - &lo, step);
                     c.push(r.eq(Int::from_i64(0)));
                 }
-                self.facts.push((qname, Bool::and(&c)));
+                self.facts.push((qname.clone(), Bool::and(&c)));
             }
             _ => self.inexact = true,
         }
         self.ivs.insert(iv, var);
+        if qname.is_some() {
+            self.last_loop = qname;
+        }
         true
     }
 
@@ -263,9 +272,12 @@ impl<'m> Space<'m> {
             return;
         };
         let operands: Vec<Value> = m.operands(op).to_vec();
+        // A branch's fact is tagged with the loop it sits in, so that an
+        // obligation about that loop's iterations counts it as theirs.
+        let tag = self.last_loop.as_ref().map(|l| format!("if in {l}"));
         match self.set(&set, &operands) {
-            Some(c) if region == 0 => self.facts.push((None, c)),
-            Some(c) => self.facts.push((None, c.not())),
+            Some(c) if region == 0 => self.facts.push((tag, c)),
+            Some(c) => self.facts.push((tag, c.not())),
             None => self.inexact = true,
         }
     }
@@ -468,11 +480,25 @@ fn accesses(m: &Module, kernel: &str) -> Result<Vec<Op>, Failure> {
         .lookup_symbol(kernel)
         .ok_or_else(|| Failure::Undecided(format!("no function `{kernel}`")))?;
     let mut out = Vec::new();
+    let mut call = None;
     m.walk(f, &mut |op| {
         if is_access(m, op) {
             out.push(op);
+        } else if m.op_name(op) == "func.call" {
+            call = call.or(Some(op));
         }
     });
+    // The accesses of a callee run too; the obligations look at one
+    // function only.
+    if let Some(op) = call {
+        return Err(Failure::Undecided(format!(
+            "the kernel calls `{}` at {}; the obligations do not follow calls",
+            m.attr(op, "callee")
+                .and_then(|a| a.as_symbol())
+                .unwrap_or("a function"),
+            m.op(op).loc
+        )));
+    }
     Ok(out)
 }
 
@@ -754,10 +780,10 @@ pub fn split_coverage(
         c.bound
             .insert(iq.clone(), k.modulo(Int::from_i64(sp.factor)));
         c.enter_around(probe);
-        let (inside, around): (Vec<_>, Vec<_>) =
-            c.facts.iter().cloned().partition(|(name, _)| {
-                name.as_deref() == Some(&oq) || name.as_deref() == Some(&iq)
-            });
+        let (inside, around): (Vec<_>, Vec<_>) = c.facts.iter().cloned().partition(|(name, _)| {
+            let name = name.as_deref().map(|n| n.trim_start_matches("if in "));
+            name == Some(oq.as_str()) || name == Some(iq.as_str())
+        });
         let mut facts: Vec<Bool> = around.into_iter().map(|(_, f)| f).collect();
         facts.push(k.ge(Int::from_i64(0)));
         facts.push(k.lt(Int::from_i64(trips)));
@@ -850,9 +876,8 @@ fn check(
 }
 
 /// Accesses of the rewritten program matched to the original's: the same
-/// op kind at the same source location on the same memref; several alike
-/// (unrolled copies) pair up in program order when both programs have
-/// equally many.
+/// op kind at the same source location on the same memref, when each
+/// program has exactly one such access.
 struct Twins {
     pairs: HashMap<Op, Op>,
 }
@@ -868,10 +893,12 @@ impl Twins {
             Ok(out)
         };
         let (old, new) = (group(before)?, group(after)?);
+        // Only a single access per key pairs up: several alike (unrolled
+        // copies) could pair wrongly after a later reorder or fission.
         let mut pairs = HashMap::new();
         for (k, ops) in new {
-            if let Some(originals) = old.get(&k).filter(|o| o.len() == ops.len()) {
-                pairs.extend(ops.into_iter().zip(originals.iter().copied()));
+            if let (Some([original]), [op]) = (old.get(&k).map(Vec::as_slice), ops.as_slice()) {
+                pairs.insert(*op, *original);
             }
         }
         Ok(Twins { pairs })
@@ -1249,7 +1276,7 @@ fn covered_by(
 ) -> Result<(), Failure> {
     let (s, _, index) = encode_access(m, access, "")?;
     let mut facts = s.all_facts();
-    let mut exact = !s.inexact;
+    let exact = !s.inexact;
     for (n, &c) in copies.iter().enumerate() {
         let mut cs = Space::new(m, &format!("copy{n}."));
         let Some((_, cindex)) = cs.enter_around(c).then(|| cs.access(c)).flatten() else {
@@ -1258,7 +1285,13 @@ fn covered_by(
                 describe(m, c)
             )));
         };
-        exact &= !cs.inexact;
+        if cs.inexact {
+            // An over-approximated copy could cover what it never writes.
+            return Err(Failure::Undecided(format!(
+                "the loops around {} are not modelled exactly",
+                describe(m, c)
+            )));
+        }
         let same: Vec<Bool> = index.iter().zip(&cindex).map(|(a, b)| a.eq(b)).collect();
         let body = Bool::and(&[Bool::and(&cs.all_facts()), Bool::and(&same)]).not();
         facts.push(z3::ast::forall_const(&cs.variables(), &[], &body));
@@ -1323,30 +1356,37 @@ fn statements(m: &Module, kernel: &str) -> Result<Vec<Statement>, Failure> {
     Ok(out)
 }
 
-/// The indices of the accesses of `st` to memrefs not in `relaid`, in
-/// its key order, in space `s`.
-fn signature(s: &mut Space, st: &Statement, relaid: &HashSet<String>) -> Option<Vec<Int>> {
+/// Memrefs whose layout a step changed, by [`memref_key`]: `Some(r)`
+/// when only a leading dimension was added (a double buffer's copy index)
+/// and the trailing `r` indices still address the element as before,
+/// `None` when the layout is new (a partition's banks) or the memref is
+/// in one program only.
+type Relaid = HashMap<String, Option<usize>>;
+
+/// The indices of the accesses of `st`, in its key order, in space `s`:
+/// of a memref in `relaid`, only the trailing indices that still mean
+/// what they meant (none for a new layout).
+fn signature(s: &mut Space, st: &Statement, relaid: &Relaid) -> Option<Vec<Int>> {
     let mut out = Vec::new();
     for op in std::iter::once(st.store).chain(st.loads.iter().copied()) {
-        // Not even encoded when relaid: its index terms (a double
-        // buffer's `ko mod 2`) would only add variables to quantify.
         let memref = accessed_memref(s.m, op)?;
-        if !relaid.contains(&memref_key(s.m, memref)) {
-            out.extend(s.access(op)?.1);
+        match relaid.get(&memref_key(s.m, memref)) {
+            None => out.extend(s.access(op)?.1),
+            Some(Some(rank)) => {
+                let index = s.access(op)?.1;
+                out.extend(index[index.len().saturating_sub(*rank)..].iter().cloned());
+            }
+            // Not even encoded: its index terms would only add variables
+            // to quantify.
+            Some(None) => {}
         }
     }
     Some(out)
 }
 
-/// The memrefs (by [`memref_key`]) whose type a step changed, or that
-/// only one of the two programs has: their accesses are indexed
-/// differently (a double buffer's copy index, a partition's banks) and
-/// do not identify an instance across the step.
-fn relaid_memrefs(
-    before: &Module,
-    after: &Module,
-    kernel: &str,
-) -> Result<HashSet<String>, Failure> {
+/// The memrefs whose type a step changed, or that only one of the two
+/// programs has (see [`Relaid`]).
+fn relaid_memrefs(before: &Module, after: &Module, kernel: &str) -> Result<Relaid, Failure> {
     let types = |m: &Module| -> Result<HashMap<String, accc_ir::Type>, Failure> {
         let mut out = HashMap::new();
         for op in accesses(m, kernel)? {
@@ -1357,11 +1397,29 @@ fn relaid_memrefs(
         Ok(out)
     };
     let (a, b) = (types(before)?, types(after)?);
-    Ok(a.iter()
-        .filter(|(k, t)| b.get(*k) != Some(t))
-        .map(|(k, _)| k.clone())
-        .chain(b.keys().filter(|k| !a.contains_key(*k)).cloned())
-        .collect())
+    let shape = |t: &accc_ir::Type| t.as_memref().map(|m| m.shape.clone());
+    let mut out: Relaid = HashMap::new();
+    for (k, t) in &a {
+        match b.get(k) {
+            Some(u) if u == t => {}
+            Some(u) => {
+                let kept = match (shape(t), shape(u)) {
+                    (Some(old), Some(new)) if new.len() == old.len() + 1 && new[1..] == old[..] => {
+                        Some(old.len())
+                    }
+                    _ => None,
+                };
+                out.insert(k.clone(), kept);
+            }
+            None => {
+                out.insert(k.clone(), None);
+            }
+        }
+    }
+    for k in b.keys().filter(|k| !a.contains_key(*k)) {
+        out.insert(k.clone(), None);
+    }
+    Ok(out)
 }
 
 /// Every instance of every statement of `before` runs in `after`, once: a
@@ -1401,9 +1459,10 @@ pub fn instances_covered(
                 describe(before, st.store)
             )));
         };
-        // Coverage: an instance of the original that no copy runs.
+        // Coverage: an instance of the original that no copy runs. The
+        // copies' spaces must be exact: a copy over-approximated could
+        // cover an instance it never runs.
         let mut facts = o.all_facts();
-        let mut exact = !o.inexact;
         let mut spaces = Vec::new();
         for (n, c) in copies.iter().enumerate() {
             let mut s = Space::new(after, &format!("c{n}."));
@@ -1417,13 +1476,18 @@ pub fn instances_covered(
                         describe(after, c.store)
                     ))
                 })?;
-            exact &= !s.inexact;
+            if s.inexact {
+                return Err(Failure::Undecided(format!(
+                    "the loops around {} are not modelled exactly",
+                    describe(after, c.store)
+                )));
+            }
             let same: Vec<Bool> = sig.iter().zip(&csig).map(|(a, b)| a.eq(b)).collect();
             let body = Bool::and(&[Bool::and(&s.all_facts()), Bool::and(&same)]).not();
             facts.push(z3::ast::forall_const(&s.variables(), &[], &body));
             spaces.push((s, csig));
         }
-        check(cache, &facts, exact, |model| {
+        check(cache, &facts, !o.inexact, |model| {
             format!(
                 "{} in iteration {} (accessing [{}]) does not run in any copy of it after the step",
                 describe(before, st.store),
@@ -1431,10 +1495,41 @@ pub fn instances_covered(
                 model_values(model, &sig)
             )
         })?;
-        // Duplicates: only when the original runs no instance twice, and
-        // for a few copies (each pair is a query).
-        if copies.len() > 8 {
-            continue;
+        // The converse: an instance of a copy that is no instance of the
+        // original (a loop running too long inside a larger buffer).
+        if o.inexact {
+            return Err(Failure::Undecided(format!(
+                "the loops around {} are not modelled exactly",
+                describe(before, st.store)
+            )));
+        }
+        for (c, (s, csig)) in copies.iter().zip(&spaces) {
+            let mut r = Space::new(before, "r.");
+            r.enter_around(st.store);
+            let Some(rsig) = signature(&mut r, &st, &relaid) else {
+                continue;
+            };
+            let same: Vec<Bool> = rsig.iter().zip(csig).map(|(a, b)| a.eq(b)).collect();
+            let body = Bool::and(&[Bool::and(&r.all_facts()), Bool::and(&same)]).not();
+            let mut facts = s.all_facts();
+            facts.push(z3::ast::forall_const(&r.variables(), &[], &body));
+            check(cache, &facts, true, |model| {
+                format!(
+                    "{} in iteration {} (accessing [{}]) is no instance of the statement before the step",
+                    describe(after, c.store),
+                    s.show(model),
+                    model_values(model, csig)
+                )
+            })?;
+        }
+        // Duplicates, when the original runs no instance twice (each pair
+        // of copies is a query).
+        if copies.len() > MAX_COPIES {
+            return Err(Failure::Undecided(format!(
+                "{} has {} copies; at most {MAX_COPIES} are compared pairwise",
+                describe(before, st.store),
+                copies.len()
+            )));
         }
         let mut o2 = Space::new(before, "o2.");
         o2.enter_around(st.store);
@@ -1445,8 +1540,10 @@ pub fn instances_covered(
         facts.extend(o2.all_facts());
         facts.extend(sig.iter().zip(&sig2).map(|(a, b)| a.eq(b)));
         facts.push(distinct(&o, &o2));
-        if !matches!(cache.solve(&facts), Ok(None)) {
-            continue;
+        match cache.solve(&facts) {
+            Ok(None) => {}
+            Ok(Some(_)) => continue,
+            Err(why) => return Err(Failure::Undecided(format!("z3: {why}"))),
         }
         for i in 0..spaces.len() {
             for j in i..spaces.len() {
@@ -1462,7 +1559,7 @@ pub fn instances_covered(
                 if i == j {
                     facts.push(distinct(first, &second));
                 }
-                check(cache, &facts, exact && !second.inexact, |model| {
+                check(cache, &facts, !second.inexact, |model| {
                     format!(
                         "{} runs the same instance (accessing [{}]) twice after the step: in iteration {} and in iteration {}",
                         describe(after, copies[i].store),
@@ -1540,7 +1637,7 @@ pub fn layouts_injective(
         .filter_map(|op| accessed_memref(before, op).map(|v| memref_key(before, v)))
         .collect();
     let relaid: Vec<String> = relaid_memrefs(before, after, kernel)?
-        .into_iter()
+        .into_keys()
         .filter(|k| keys_before.contains(k))
         .collect();
     let ops = accesses(after, kernel)?;
@@ -1628,10 +1725,15 @@ pub fn instance_dependences(
     for (ni, st) in new.iter().enumerate() {
         let originals: Vec<usize> = (0..old.len()).filter(|o| old[*o].keys == st.keys).collect();
         let [oi] = originals.as_slice() else { continue };
-        if !*injective
-            .entry(*oi)
-            .or_insert_with(|| signature_injective(before, &old[*oi], &relaid, cache))
-        {
+        let tied = match injective.get(oi) {
+            Some(t) => *t,
+            None => {
+                let t = signature_injective(before, &old[*oi], &relaid, cache)?;
+                injective.insert(*oi, t);
+                t
+            }
+        };
+        if !tied {
             continue;
         }
         for (k, op) in std::iter::once(st.store)
@@ -1706,20 +1808,23 @@ pub fn instance_dependences(
 fn signature_injective(
     m: &Module,
     st: &Statement,
-    relaid: &HashSet<String>,
+    relaid: &Relaid,
     cache: &mut Cache,
-) -> bool {
+) -> Result<bool, Failure> {
     let (mut a, mut b) = (Space::new(m, "i1."), Space::new(m, "i2."));
     if !(a.enter_around(st.store) && b.enter_around(st.store)) || a.inexact {
-        return false;
+        return Ok(false);
     }
     let (Some(sa), Some(sb)) = (signature(&mut a, st, relaid), signature(&mut b, st, relaid))
     else {
-        return false;
+        return Ok(false);
     };
     let mut facts = a.all_facts();
     facts.extend(b.all_facts());
     facts.extend(sa.iter().zip(&sb).map(|(x, y)| x.eq(y)));
     facts.push(distinct(&a, &b));
-    matches!(cache.solve(&facts), Ok(None))
+    match cache.solve(&facts) {
+        Ok(found) => Ok(found.is_none()),
+        Err(why) => Err(Failure::Undecided(format!("z3: {why}"))),
+    }
 }
