@@ -247,6 +247,12 @@ pub fn step_obligations(
             obligation::instance_dependences(before, after, kernel, fp_reassoc, cache),
         )?;
     }
+    if step.primitive == "buffer_at" {
+        run(
+            "copies".into(),
+            obligation::copies_faithful(before, after, kernel, cache),
+        )?;
+    }
     run("staging".into(), obligation::staging(after, kernel, cache))?;
     run(
         "layouts".into(),

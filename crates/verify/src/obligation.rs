@@ -1828,3 +1828,179 @@ fn signature_injective(
         Err(why) => Err(Failure::Undecided(format!("z3: {why}"))),
     }
 }
+
+/// The copies a `buffer_at` step made are faithful at full size: every
+/// read of a new buffer gets, from the copy-in of the same iteration of
+/// the loops around the copy, the element of the tensor that its
+/// original (the access at the same source location before the step)
+/// read; and every write to it reaches, through the copy-out of the same
+/// iteration, the element its original wrote. A copy with a wrong stride,
+/// offset or order of indices, or one that leaves part of the box to
+/// another iteration, is refuted with the iteration.
+pub fn copies_faithful(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+    cache: &mut Cache,
+) -> Result<(), Failure> {
+    let old_keys: HashSet<String> = accesses(before, kernel)?
+        .into_iter()
+        .filter_map(|op| accessed_memref(before, op).map(|v| memref_key(before, v)))
+        .collect();
+    // Originals by kind and location, whatever memref they access.
+    let mut originals: HashMap<String, Vec<Op>> = HashMap::new();
+    for op in accesses(before, kernel)? {
+        let key = format!("{} {}", is_store(before, op), before.op(op).loc);
+        originals.entry(key).or_default().push(op);
+    }
+    let ops = accesses(after, kernel)?;
+    for &access in &ops {
+        let Some(buffer) = accessed_memref(after, access) else {
+            continue;
+        };
+        let key = memref_key(after, buffer);
+        if old_keys.contains(&key)
+            || !key.starts_with("buffer ")
+            || copy_direction(after, access).is_some()
+        {
+            continue;
+        }
+        let store = is_store(after, access);
+        let Some([original]) = originals
+            .get(&format!("{store} {}", after.op(access).loc))
+            .map(Vec::as_slice)
+        else {
+            return Err(Failure::Undecided(format!(
+                "{} has no single original before the step",
+                describe(after, access)
+            )));
+        };
+        // The copy-in stores (for a read) or copy-out loads (for a write)
+        // of this buffer.
+        let copies: Vec<Op> = ops
+            .iter()
+            .copied()
+            .filter(|o| {
+                accessed_memref(after, *o) == Some(buffer)
+                    && is_store(after, *o) != store
+                    && copy_direction(after, *o).as_deref()
+                        == Some(if store { "out" } else { "in" })
+            })
+            .collect();
+        if copies.is_empty() {
+            // An accumulator initialized in place, or a buffer read only
+            // through another: `staging` and the shrunken kernel cover it.
+            continue;
+        }
+        let (s, _, index) = encode_access(after, access, "")?;
+        let mut o = Space::new(before, "");
+        if !o.enter_around(*original) {
+            return Err(Failure::Undecided(format!(
+                "the loops around {} are not affine",
+                describe(before, *original)
+            )));
+        }
+        let Some((_, expected)) = o.access(*original) else {
+            return Err(Failure::Undecided(format!(
+                "the index of {} is not affine",
+                describe(before, *original)
+            )));
+        };
+        for &copy in &copies {
+            // The other side of the copy: the tensor access that feeds
+            // the copy-in store, or that the copy-out load feeds.
+            let Some(tensor_side) = copy_partner(after, copy) else {
+                return Err(Failure::Undecided(format!(
+                    "{} is not a plain copy",
+                    describe(after, copy)
+                )));
+            };
+            let mut c = Space::new(after, "");
+            if !c.enter_around(copy) || c.inexact {
+                return Err(Failure::Undecided(format!(
+                    "the loops around {} are not modelled exactly",
+                    describe(after, copy)
+                )));
+            }
+            let (Some((_, slot)), Some((_, source))) = (c.access(copy), c.access(tensor_side))
+            else {
+                return Err(Failure::Undecided(format!(
+                    "an index of the copy {} is not affine",
+                    describe(after, copy)
+                )));
+            };
+            // The copy's own loops: the ones the access does not share.
+            let shared: HashSet<&String> = s.shown.iter().map(|(n, _)| n).collect();
+            let own: Vec<&dyn z3::ast::Ast> = c
+                .shown
+                .iter()
+                .filter(|(n, _)| !shared.contains(n))
+                .map(|(_, v)| v as &dyn z3::ast::Ast)
+                .chain(c.aux.iter().map(|v| v as &dyn z3::ast::Ast))
+                .collect();
+            let mut base = s.all_facts();
+            base.extend(o.all_facts());
+            let exact = !(s.inexact || o.inexact);
+            // The element comes from the right place...
+            let mut facts = base.clone();
+            facts.extend(c.all_facts());
+            facts.extend(slot.iter().zip(&index).map(|(a, b)| a.eq(b)));
+            facts.push(Bool::or(
+                &source
+                    .iter()
+                    .zip(&expected)
+                    .map(|(a, b)| a.eq(b).not())
+                    .collect::<Vec<_>>(),
+            ));
+            check(cache, &facts, exact, |model| {
+                format!(
+                    "{} touches element [{}] in iteration {}, which {} copies {} [{}] in iteration {}; the access before the step touched [{}]",
+                    describe(after, access),
+                    model_values(model, &index),
+                    s.show(model),
+                    describe(after, copy),
+                    if store { "to" } else { "from" },
+                    model_values(model, &source),
+                    c.show(model),
+                    model_values(model, &expected)
+                )
+            })?;
+            // ... and in the same iteration (not left to another one).
+            let body = Bool::and(&[
+                Bool::and(&c.all_facts()),
+                Bool::and(
+                    &slot
+                        .iter()
+                        .zip(&index)
+                        .map(|(a, b)| a.eq(b))
+                        .collect::<Vec<_>>(),
+                ),
+            ])
+            .not();
+            let mut facts = base;
+            facts.push(z3::ast::forall_const(&own, &[], &body));
+            check(cache, &facts, exact, |model| {
+                format!(
+                    "{} touches element [{}] in iteration {}, which {} does not copy in that iteration",
+                    describe(after, access),
+                    model_values(model, &index),
+                    s.show(model),
+                    describe(after, copy)
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The tensor side of a copy: for a copy-in store, the load whose value
+/// it stores; for a copy-out load, the store of its value.
+fn copy_partner(m: &Module, op: Op) -> Option<Op> {
+    if is_store(m, op) {
+        let load = m.defining_op(*m.operands(op).first()?)?;
+        is_access(m, load).then_some(load)
+    } else {
+        let value = *m.results(op).first()?;
+        m.uses(value).iter().map(|u| u.op).find(|u| is_store(m, *u))
+    }
+}
