@@ -5,23 +5,21 @@
 //! by two checks that together cover what one full run would:
 //!
 //! 1. **The same schedule on a shrunken kernel.** The kernel's constants
-//!    and the schedule's sizes (split, tile, unroll and partition factors)
-//!    are mapped to small numbers that keep their order, every
-//!    divisibility, every tail and every trip count up to a cap (enough
-//!    for a pipeline's prologue, steady state and epilogue); the file is
-//!    checked, lowered and scheduled again, and every step of that trace
-//!    must have *the same code as the real step except for the numbers*
-//!    (the printed IR with every number masked is equal), and must be
-//!    proved equivalent by symbolic execution. This proves what each
-//!    element is computed from: initializations, operators, operand
-//!    order, which buffer and parity hold what.
+//!    and literal extents and the schedule's factors (split, tile, unroll,
+//!    partition) are mapped to small numbers that keep, for every
+//!    (extent, factor) pair, the quotient and remainder up to a cap and
+//!    the quotient modulo the buffer copies and pipeline stages
+//!    (`size_map`); the file is checked, lowered and scheduled again,
+//!    and every step of that trace must have *the same code as the real
+//!    step except for its numbers* (the printed IRs with numeric literals
+//!    masked are equal), and must be proved equivalent by symbolic
+//!    execution. This proves what each element is computed from:
+//!    initializations, operators, operand order, which buffer and copy
+//!    hold what.
 //! 2. **Parametric obligations at the real size** (z3,
-//!    [`verify::obligation`]): every access of the rewritten program stays
-//!    inside its memref on every iteration; a split or tile visits every
-//!    original iteration exactly once and each access inside the new
-//!    loops addresses what the original addressed; a reorder or tile keeps
-//!    the order of every two accesses to one element (one a store) except
-//!    the updates of a reassociable reduction. These are the facts the
+//!    [`verify::obligation`], chosen per primitive by
+//!    [`step_obligations`]): bounds, split coverage, dependences, copies,
+//!    staging, layouts and statement instances. These are the facts the
 //!    numbers decide, which (1) saw only for small numbers.
 //!
 //! A step passes when both hold (method `shrunk+z3`). A counterexample on
@@ -136,8 +134,7 @@ pub fn verify_schedule(
                 let mut v = o.verdict.clone();
                 if let Verdict::NotEquivalent { counterexample } = &mut v {
                     counterexample.output =
-                        format!("{} (of the kernel {shape})", counterexample.output)
-                            .replace(" (of the kernel )", "");
+                        format!("{} (of the kernel {shape})", counterexample.output);
                 }
                 v
             }
@@ -157,11 +154,7 @@ pub fn verify_schedule(
                     reason,
                     over_budget,
                 } => Verdict::Unknown {
-                    reason: if shape.is_empty() {
-                        reason.clone()
-                    } else {
-                        format!("on the kernel {shape}: {reason}")
-                    },
+                    reason: format!("on the kernel {shape}: {reason}"),
                     over_budget: *over_budget,
                 },
                 other => other.clone(),
@@ -268,26 +261,14 @@ pub fn step_obligations(
 /// The splits a `split` or `tile` step made: the loop as written, the
 /// factor, and the loops it created (from the step's report).
 fn claimed_splits(step: &passes::schedule::Step, names: &[String]) -> Vec<Split> {
-    use passes::schedule::ArgValue;
-    let positional: Vec<&ArgValue> = step
-        .args
-        .iter()
-        .filter(|a| a.key.is_none())
-        .map(|a| &a.value)
-        .collect();
-    let split = |l: usize, f: usize, o: usize, i: usize| match (
-        positional.get(l),
-        positional.get(f),
-        names.get(o),
-        names.get(i),
-    ) {
-        (Some(ArgValue::Name(l)), Some(ArgValue::Int(f)), Some(o), Some(i)) => Some(Split {
-            original: l.clone(),
-            factor: *f,
-            outer: o.clone(),
-            inner: i.clone(),
-        }),
-        _ => None,
+    let positional = step.positional();
+    let split = |l: usize, f: usize, o: usize, i: usize| {
+        Some(Split {
+            original: positional.get(l)?.as_name()?.to_string(),
+            factor: positional.get(f)?.as_int()?,
+            outer: names.get(o)?.clone(),
+            inner: names.get(i)?.clone(),
+        })
     };
     match step.primitive.as_str() {
         "split" => split(0, 1, 0, 1).into_iter().collect(),
@@ -299,8 +280,8 @@ fn claimed_splits(step: &passes::schedule::Step, names: &[String]) -> Vec<Split>
     }
 }
 
-/// Do two programs have the same code except for the numbers? (Every run
-/// of digits masked in the printed IR.)
+/// Do two programs have the same code except for the numbers? (The
+/// printed IRs compared with their numeric literals masked.)
 fn same_code(real: &Module, small: &Module) -> Result<(), String> {
     let mask = |m: &Module| mask_numbers(&accc_ir::text::print_module(m));
     let (a, b) = (mask(real), mask(small));
@@ -324,25 +305,24 @@ fn same_code(real: &Module, small: &Module) -> Result<(), String> {
 fn mask_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut prev: Option<char> = None;
-    let mut masking = false;
+    // Inside a run of digits: whether it is a masked literal.
+    let mut run: Option<bool> = None;
     for c in text.chars() {
-        if c.is_ascii_digit() {
-            let starts_literal = match prev {
-                Some(p) if p.is_ascii_digit() => masking,
+        if !c.is_ascii_digit() {
+            run = None;
+            out.push(c);
+        } else {
+            let literal = *run.get_or_insert_with(|| match prev {
                 // `64x64`: an extent after an extent.
                 Some('x') => out.ends_with("#x"),
                 Some(p) => !(p.is_ascii_alphanumeric() || "_%$.#@".contains(p)),
                 None => true,
-            };
-            if starts_literal && !(masking && prev.is_some_and(|p| p.is_ascii_digit())) {
-                out.push('#');
-            } else if !starts_literal {
-                out.push(c);
+            });
+            match (literal, prev.is_some_and(|p| p.is_ascii_digit())) {
+                (true, true) => {}
+                (true, false) => out.push('#'),
+                (false, _) => out.push(c),
             }
-            masking = starts_literal;
-        } else {
-            masking = false;
-            out.push(c);
         }
         prev = Some(c);
     }
@@ -370,18 +350,16 @@ fn shrunken_trace(
         .ok_or_else(|| fail("no such schedule"))?;
     let kernel = &program.kernels[schedule.kernel.index()].name;
     // The kernels involved: the scheduled one and those it names (calls).
-    let kernel_texts = related_kernels(file, &ast, kernel);
+    let (kernel_names, kernel_texts) = related_kernels(file, &ast, kernel);
     let relevant: HashSet<&str> = program
         .consts
         .iter()
         .filter(|c| kernel_texts.iter().any(|t| mentions(t, &c.name)))
         .map(|c| c.name.as_str())
         .collect();
-    let kernel_names: HashSet<String> = related_kernel_names(&ast, &kernel_texts);
     let schedule_names = related_schedules(&ast, schedule_name);
     let mut sizes = BTreeSet::new();
     let mut factors = BTreeSet::new();
-    let mut cap = BASE_CAP;
     for c in &program.consts {
         if relevant.contains(c.name.as_str()) && c.value > 0 {
             sizes.insert(c.value);
@@ -390,40 +368,12 @@ fn shrunken_trace(
     for_each_kernel_size(&mut ast, &kernel_names, &mut |v| {
         sizes.insert(*v);
     });
-    for_each_schedule_size(&mut ast, &schedule_names, &mut |role, v| match role {
-        SizeRole::Size => {
-            sizes.insert(*v);
-            factors.insert(*v);
-        }
-        SizeRole::Depth => {}
+    for_each_schedule_size(&mut ast, &schedule_names, &mut |v| {
+        sizes.insert(*v);
+        factors.insert(*v);
     });
-    let relations = factor_pairs(real, kernel, &sizes, &factors).map_err(|why| fail(&why))?;
-    // Buffer copies and pipeline stages (2 when not written): trip counts
-    // must exceed them, and keep their residue modulo them (an epilogue
-    // reads the copy the last iteration filled).
-    let mut period = 1;
-    for entry in &real.steps {
-        let depth = match entry.step.primitive.as_str() {
-            "double_buffer" => "copies",
-            "pipeline" => "stages",
-            _ => continue,
-        };
-        let d = entry
-            .step
-            .args
-            .iter()
-            .find(|a| a.key.as_deref() == Some(depth))
-            .and_then(|a| match a.value {
-                passes::schedule::ArgValue::Int(v) => Some(v),
-                _ => None,
-            })
-            .unwrap_or(2)
-            .max(1);
-        cap = cap.max(d.saturating_add(2));
-        period = lcm(period, d)
-            .ok_or_else(|| fail("its buffer copies and pipeline stages are too many"))?;
-    }
-    let map = size_map(&sizes, &relations, cap, period).ok_or_else(|| {
+    let relations = relations(real, kernel, &sizes, &factors).map_err(|why| fail(&why))?;
+    let map = size_map(&sizes, &relations).ok_or_else(|| {
         fail(&format!(
             "no small sizes keep the relations of {}",
             sizes
@@ -461,11 +411,9 @@ fn shrunken_trace(
         }
     });
     shown.extend(literals);
-    for_each_schedule_size(&mut ast, &schedule_names, &mut |role, v| {
-        if role == SizeRole::Size {
-            if let Some(&small) = map.get(v) {
-                *v = small;
-            }
+    for_each_schedule_size(&mut ast, &schedule_names, &mut |v| {
+        if let Some(&small) = map.get(v) {
+            *v = small;
         }
     });
     if shown.is_empty() {
@@ -487,9 +435,13 @@ fn shrunken_trace(
     Ok((trace, shape))
 }
 
-/// The source text of the kernel `name` and of every kernel its text
-/// names, transitively.
-fn related_kernels(file: &SourceFile, ast: &dsl::ast::Program, name: &str) -> Vec<String> {
+/// The kernel `name` and every kernel its text names, transitively: their
+/// names and source texts.
+fn related_kernels(
+    file: &SourceFile,
+    ast: &dsl::ast::Program,
+    name: &str,
+) -> (HashSet<String>, Vec<String>) {
     let kernels: Vec<&dsl::ast::KernelDecl> = ast
         .items
         .iter()
@@ -499,10 +451,10 @@ fn related_kernels(file: &SourceFile, ast: &dsl::ast::Program, name: &str) -> Ve
         })
         .collect();
     let mut open = vec![name.to_string()];
-    let mut seen = HashSet::new();
+    let mut names = HashSet::new();
     let mut texts = Vec::new();
     while let Some(n) = open.pop() {
-        if !seen.insert(n.clone()) {
+        if names.contains(&n) {
             continue;
         }
         let Some(k) = kernels.iter().find(|k| k.name.name == n) else {
@@ -514,21 +466,10 @@ fn related_kernels(file: &SourceFile, ast: &dsl::ast::Program, name: &str) -> Ve
                 open.push(other.name.name.clone());
             }
         }
+        names.insert(n);
         texts.push(text);
     }
-    texts
-}
-
-fn related_kernel_names(ast: &dsl::ast::Program, texts: &[String]) -> HashSet<String> {
-    ast.items
-        .iter()
-        .filter_map(|i| match i {
-            dsl::ast::Item::Kernel(k) if texts.iter().any(|t| mentions(t, &k.name.name)) => {
-                Some(k.name.name.clone())
-            }
-            _ => None,
-        })
-        .collect()
+    (names, texts)
 }
 
 /// Does `text` use `name` as a whole identifier?
@@ -604,15 +545,6 @@ fn for_each_kernel_size(
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum SizeRole {
-    /// A factor that divides an extent (split, tile, unroll, partition).
-    Size,
-    /// A count the shrunken kernel's trip counts must exceed (pipeline
-    /// stages, buffer copies).
-    Depth,
-}
-
 /// The schedule `name` and those its `compose` steps name, transitively.
 fn related_schedules(ast: &dsl::ast::Program, name: &str) -> HashSet<String> {
     use dsl::ast::ScheduleValueKind;
@@ -643,11 +575,12 @@ fn related_schedules(ast: &dsl::ast::Program, name: &str) -> HashSet<String> {
 }
 
 /// Calls `f` on every integer argument of the schedules named in
-/// `schedules` that is a size or a depth.
+/// `schedules` that is a size: a split, tile, unroll or partition factor
+/// (the one a step divides an extent by).
 fn for_each_schedule_size(
     ast: &mut dsl::ast::Program,
     schedules: &HashSet<String>,
-    f: &mut impl FnMut(SizeRole, &mut i64),
+    f: &mut impl FnMut(&mut i64),
 ) {
     use dsl::ast::ScheduleValueKind;
     for item in &mut ast.items {
@@ -662,23 +595,20 @@ fn for_each_schedule_size(
             let mut position = 0;
             for arg in &mut step.args {
                 let key = arg.key.as_ref().map(|k| k.name.clone());
-                let role = match (primitive.as_str(), key.as_deref(), position) {
-                    ("split", None, 1) | ("tile", None, 2 | 3) | ("unroll", None, 1) => {
-                        Some(SizeRole::Size)
-                    }
-                    ("partition", Some("factor"), _) => Some(SizeRole::Size),
-                    ("pipeline", Some("stages"), _) | ("double_buffer", Some("copies"), _) => {
-                        Some(SizeRole::Depth)
-                    }
-                    _ => None,
-                };
+                let size = matches!(
+                    (primitive.as_str(), key.as_deref(), position),
+                    ("split", None, 1)
+                        | ("tile", None, 2 | 3)
+                        | ("unroll", None, 1)
+                        | ("partition", Some("factor"), _)
+                );
                 if key.is_none() {
                     position += 1;
                 }
-                if let (Some(role), ScheduleValueKind::Int(v)) = (role, &mut arg.value.kind) {
+                if let (true, ScheduleValueKind::Int(v)) = (size, &mut arg.value.kind) {
                     // `unroll(l, 0)` unrolls fully: 0 is not a size.
                     if *v > 0 {
-                        f(role, v);
+                        f(v);
                     }
                 }
             }
@@ -686,57 +616,37 @@ fn for_each_schedule_size(
     }
 }
 
-/// The (trip count, factor) pairs of the real schedule: each split,
-/// tile, unroll or partition factor with the extent it divides (read from
-/// the IR before the step). Factors not in `factors` (not sizes the
-/// shrink changes) are left out.
-fn factor_pairs(
+/// What the shrink must keep, read from the real schedule: each split,
+/// tile, unroll or partition factor with the extent it divides (from the
+/// IR before the step; factors not in `factors`, which the shrink does
+/// not change, are left out), and the loops a pipeline or double buffer
+/// cycles its copies over.
+fn relations(
     real: &passes::schedule::Trace,
     kernel: &str,
     sizes: &BTreeSet<i64>,
     factors: &BTreeSet<i64>,
 ) -> Result<Relations, String> {
-    use passes::schedule::ArgValue;
     let mut pairs = BTreeSet::new();
     let mut cycled = Vec::new();
+    let (mut cap, mut period) = (BASE_CAP, 1);
     for entry in &real.steps {
-        let positional: Vec<&ArgValue> = entry
-            .step
-            .args
-            .iter()
-            .filter(|a| a.key.is_none())
-            .map(|a| &a.value)
-            .collect();
-        let keyword = |k: &str| {
-            entry
-                .step
-                .args
-                .iter()
-                .find(|a| a.key.as_deref() == Some(k))
-                .map(|a| &a.value)
-        };
-        let trips = |n: usize| match positional.get(n) {
-            Some(ArgValue::Name(l)) => obligation::loop_trips(&entry.before, kernel, l),
-            _ => None,
-        };
-        let int = |v: Option<&&ArgValue>| match v {
-            Some(ArgValue::Int(f)) => Some(*f),
-            _ => None,
-        };
-        let found: Vec<(Option<i64>, Option<i64>)> = match entry.step.primitive.as_str() {
-            "split" | "unroll" => vec![(trips(0), int(positional.get(1)))],
-            "tile" => vec![
-                (trips(0), int(positional.get(2))),
-                (trips(1), int(positional.get(3))),
-            ],
+        let step = &entry.step;
+        let positional = step.positional();
+        let trips =
+            |n: usize| obligation::loop_trips(&entry.before, kernel, positional.get(n)?.as_name()?);
+        let int = |n: usize| positional.get(n)?.as_int();
+        let found: Vec<(Option<i64>, Option<i64>)> = match step.primitive.as_str() {
+            "split" | "unroll" => vec![(trips(0), int(1))],
+            "tile" => vec![(trips(0), int(2)), (trips(1), int(3))],
             "partition" => {
-                let extent = match (positional.first(), int(positional.get(1))) {
-                    (Some(ArgValue::Name(b)), Some(d)) if d >= 0 => {
+                let extent = match (positional.first().and_then(|v| v.as_name()), int(1)) {
+                    (Some(b), Some(d)) if d >= 0 => {
                         obligation::buffer_extent(&entry.before, kernel, b, d as usize)
                     }
                     _ => None,
                 };
-                vec![(extent, int(keyword("factor").as_ref()))]
+                vec![(extent, step.keyword("factor").and_then(|v| v.as_int()))]
             }
             _ => vec![],
         };
@@ -749,21 +659,31 @@ fn factor_pairs(
                 // from a size, a loop split twice) cannot be related.
                 if !sizes.contains(&t) {
                     return Err(format!(
-                        "`{}` divides {t} iterations, which are no size of the kernel",
-                        entry.step
+                        "`{step}` divides {t} iterations, which are no size of the kernel"
                     ));
                 }
                 pairs.insert((t, f));
             }
         }
-        // The loop a pipeline or double buffer cycles copies over.
-        let cycled_loop = match entry.step.primitive.as_str() {
-            "pipeline" => trips(0),
-            "double_buffer" => trips(1),
+        // Buffer copies and pipeline stages (2 when not written): the
+        // loop they cycle over must run more iterations than that, and
+        // keep its residue modulo them (an epilogue reads the copy the
+        // last iteration filled).
+        let (depth, cycled_loop) = match step.primitive.as_str() {
+            "pipeline" => ("stages", trips(0)),
+            "double_buffer" => ("copies", trips(1)),
             _ => continue,
         };
+        let d = step
+            .keyword(depth)
+            .and_then(|v| v.as_int())
+            .unwrap_or(2)
+            .max(1);
+        cap = cap.max(d.saturating_add(2));
+        period = lcm(period, d)
+            .ok_or_else(|| "its buffer copies and pipeline stages are too many".to_string())?;
         if let Some(t) = cycled_loop {
-            cycled.push((t, entry.step.to_string()));
+            cycled.push((t, step.to_string()));
         }
     }
     // A cycled loop's trip count is a size itself or the quotient of a
@@ -778,38 +698,41 @@ fn factor_pairs(
             ));
         }
     }
-    Ok(Relations { pairs, periodic })
+    Ok(Relations {
+        pairs,
+        periodic,
+        cap,
+        period,
+    })
 }
 
-/// What the shrink must keep: the (extent, factor) pairs of the schedule
-/// and the sizes that are trip counts of loops a pipeline or double
-/// buffer cycles over.
+/// What the shrink must keep: the (extent, factor) pairs of the schedule;
+/// the sizes that are trip counts of loops a pipeline or double buffer
+/// cycles over; the cap up to which quotients and remainders must match
+/// (raised for deep pipelines and many copies); and the period (the
+/// copies and stages) modulo which quotients must match.
 struct Relations {
     pairs: BTreeSet<(i64, i64)>,
     periodic: BTreeSet<i64>,
+    cap: i64,
+    period: i64,
 }
 
 /// Small stand-ins for `sizes`: distinct sizes stay distinct if they can
 /// (so the shrunken code reuses a constant where the real code does),
-/// every size up to [`KEEP_BELOW`] kept,
-/// and for every (extent, factor) pair of the schedule the same quotient
-/// and the same remainder, each up to `cap` (an unrolled loop peels its
-/// remainder; a pipeline needs its trip count), and the same quotient
-/// modulo `period` (the copies of a buffer the iterations cycle through). Sizes that no pair
+/// every size up to [`KEEP_BELOW`] kept, and the [`Relations`] kept: for
+/// every (extent, factor) pair the same quotient and remainder, each up
+/// to the cap (an unrolled loop peels its remainder; a pipeline needs its
+/// trip count), and the same quotient modulo the period; for every cycled
+/// trip count the same residue modulo the period. Sizes that no pair
 /// relates shrink freely; where the kernel relates them otherwise (an
 /// extent computed from another), the shrunken code differs and the
-/// comparison of the code says so. `None` when no stand-in up to the size
-/// itself fits.
-fn size_map(
-    sizes: &BTreeSet<i64>,
-    relations: &Relations,
-    cap: i64,
-    period: i64,
-) -> Option<BTreeMap<i64, i64>> {
+/// comparison of the code says so. `None` when no stand-in within the
+/// search bound fits.
+fn size_map(sizes: &BTreeSet<i64>, relations: &Relations) -> Option<BTreeMap<i64, i64>> {
     // Distinct stand-ins when they exist; otherwise two sizes may share
     // one (the comparison of the code catches where that matters).
-    size_map_with(sizes, relations, cap, period, true)
-        .or_else(|| size_map_with(sizes, relations, cap, period, false))
+    size_map_with(sizes, relations, true).or_else(|| size_map_with(sizes, relations, false))
 }
 
 /// The least common multiple; `None` on overflow.
@@ -827,11 +750,15 @@ fn lcm(a: i64, b: i64) -> Option<i64> {
 fn size_map_with(
     sizes: &BTreeSet<i64>,
     relations: &Relations,
-    cap: i64,
-    period: i64,
     distinct: bool,
 ) -> Option<BTreeMap<i64, i64>> {
-    let pairs = &relations.pairs;
+    let Relations {
+        pairs,
+        periodic,
+        cap,
+        period,
+    } = relations;
+    let (cap, period) = (*cap, *period);
     let mut map: BTreeMap<i64, i64> = BTreeMap::new();
     let related = |x: i64, cx: i64, y: i64, cy: i64| {
         let (q, r) = (x / y, (x % y).min(cap));
@@ -840,8 +767,8 @@ fn size_map_with(
     };
     for &v in sizes {
         let fits = |c: i64| {
-            let cycles_alike = !relations.periodic.contains(&v)
-                || (c % period == v % period && c.min(cap) == v.min(cap));
+            let cycles_alike =
+                !periodic.contains(&v) || (c % period == v % period && c.min(cap) == v.min(cap));
             cycles_alike
                 && pairs.iter().all(|&(e, f)| {
                     let image = |x: i64| {
@@ -884,8 +811,10 @@ mod tests {
                 .flat_map(|&a| sizes.iter().filter(move |&&b| b < a).map(move |&b| (a, b)))
                 .collect(),
             periodic: BTreeSet::new(),
+            cap,
+            period: 1,
         };
-        size_map(&all, &relations, cap, 1).map(|m| m.into_iter().collect())
+        size_map(&all, &relations).map(|m| m.into_iter().collect())
     }
 
     #[test]

@@ -704,6 +704,7 @@ pub fn split_coverage(
     // loops' variables as expressions of them.
     let mut originals = HashMap::new();
     for sp in splits {
+        let loops = split_loops(before, after, kernel, sp)?;
         let SplitLoops {
             q,
             lb,
@@ -713,9 +714,10 @@ pub fn split_coverage(
             oq,
             inner,
             iq,
-        } = split_loops(before, after, kernel, sp)?;
+        } = &loops;
+        let (lb, step, trips) = (*lb, *step, *trips);
         let body = after
-            .entry_block(inner, 0)
+            .entry_block(*inner, 0)
             .and_then(|b| after.block_ops(b).first().copied());
         let Some(probe) = body else {
             return Err(Failure::Undecided(format!("loop `{iq}` is empty")));
@@ -730,16 +732,24 @@ pub fn split_coverage(
             )));
         }
         for (name, v) in &a.shown {
-            if name != &oq && name != &iq {
+            if name != oq && name != iq {
                 b.bound.insert(name.clone(), v.clone());
             }
         }
         b.enter_around(probe);
+        let (Some(outer_iv), Some(inner_iv)) = (
+            affine::induction_var(after, *outer),
+            affine::induction_var(after, *inner),
+        ) else {
+            return Err(Failure::Undecided(format!(
+                "loop `{iq}` or `{oq}` has no body"
+            )));
+        };
         let (Some(o), Some(i), Some(o2), Some(i2)) = (
-            a.value(affine::induction_var(after, outer).expect("a loop")),
-            a.value(affine::induction_var(after, inner).expect("a loop")),
-            b.value(affine::induction_var(after, outer).expect("a loop")),
-            b.value(affine::induction_var(after, inner).expect("a loop")),
+            a.value(outer_iv),
+            a.value(inner_iv),
+            b.value(outer_iv),
+            b.value(inner_iv),
         ) else {
             return Err(Failure::Undecided(format!(
                 "`{iq}` is not nested in `{oq}`"
@@ -803,7 +813,7 @@ pub fn split_coverage(
                 k.rem_euclid(sp.factor),
             )
         })?;
-        originals.insert(q, &Int::from_i64(lb) + &(&n * step));
+        originals.insert(q.clone(), original_index(&loops, sp.factor, ""));
     }
     accesses_agree(before, after, kernel, &originals, cache)
 }
@@ -824,21 +834,20 @@ fn accesses_agree(
     let twins = Twins::new(before, after, kernel)?;
     for op in accesses(after, kernel)? {
         let old = twins.require(after, op)?;
-        let mut a = Space::new(after, "");
+        let (a, _, new_index) = encode_access(after, op, "")?;
         let mut b = Space::new(before, "");
         b.bound = originals.clone();
-        if !(a.enter_around(op) && b.enter_around(old)) {
-            return Err(Failure::Undecided(format!(
-                "the loops around {} are not affine",
-                describe(after, op)
-            )));
-        }
-        let (Some((_, new_index)), Some((_, old_index))) = (a.access(op), b.access(old)) else {
-            return Err(Failure::Undecided(format!(
-                "the index of {} is not affine in the loops",
-                describe(after, op)
-            )));
-        };
+        let old_index = b
+            .enter_around(old)
+            .then(|| b.access(old))
+            .flatten()
+            .map(|(_, index)| index)
+            .ok_or_else(|| {
+                Failure::Undecided(format!(
+                    "the index of {} is not affine in the loops",
+                    describe(before, old)
+                ))
+            })?;
         let mut facts = a.all_facts();
         facts.extend(b.all_facts());
         let differs: Vec<Bool> = new_index
@@ -884,11 +893,10 @@ struct Twins {
 
 impl Twins {
     fn new(before: &Module, after: &Module, kernel: &str) -> Result<Twins, Failure> {
-        let key = access_key;
         let group = |m: &Module| -> Result<HashMap<String, Vec<Op>>, Failure> {
             let mut out: HashMap<String, Vec<Op>> = HashMap::new();
             for op in accesses(m, kernel)? {
-                out.entry(key(m, op)).or_default().push(op);
+                out.entry(access_key(m, op)).or_default().push(op);
             }
             Ok(out)
         };

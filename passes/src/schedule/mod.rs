@@ -95,6 +95,41 @@ pub enum ArgValue {
     List(Vec<ArgValue>),
 }
 
+impl ArgValue {
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            ArgValue::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn as_name(&self) -> Option<&str> {
+        match self {
+            ArgValue::Name(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl Step {
+    /// The values of the positional arguments, in order.
+    pub fn positional(&self) -> Vec<&ArgValue> {
+        self.args
+            .iter()
+            .filter(|a| a.key.is_none())
+            .map(|a| &a.value)
+            .collect()
+    }
+
+    /// The value of keyword argument `key`, if the step gives it.
+    pub fn keyword(&self, key: &str) -> Option<&ArgValue> {
+        self.args
+            .iter()
+            .find(|a| a.key.as_deref() == Some(key))
+            .map(|a| &a.value)
+    }
+}
+
 impl std::fmt::Display for ArgValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
