@@ -2,7 +2,8 @@
 #
 # Substitutions: `accc` (the debug binary built by `cargo build`), `FileCheck`
 # and `not` (LLVM 19's, from Debian's llvm-19-tools), `mlir-opt`
-# (mlir-19-tools), and %examples (the repository's examples/ folder).
+# (mlir-19-tools), %examples (the repository's examples/ folder) and
+# %gemmini_programs (hand-written Gemmini C programs of the emulator's tests).
 import os
 import shutil
 import sys
@@ -37,6 +38,7 @@ def find_tool(name, fallback=None):
 
 config.substitutions.append(("%examples", os.path.join(repo, "examples")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+config.substitutions.append(("%gemmini_programs", os.path.join(repo, "crates", "sim", "tests", "programs")))
 # Word-boundary patterns so `accc` does not rewrite paths containing it.
 config.substitutions.append((r"(?<![\w/.-])FileCheck(?![\w/.-])", find_tool("FileCheck", "filecheck")))
 config.substitutions.append((r"(?<![\w/.-])not(?![\w/.-])", find_tool("not")))

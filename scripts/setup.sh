@@ -2,7 +2,8 @@
 # Installs what accc's build and tests need on a fresh Debian machine, and
 # nothing that is already there: LLVM 19's FileCheck and `not`
 # (llvm-19-tools), mlir-opt (mlir-19-tools), libz3 (libz3-dev, for the
-# verifier), a C compiler, and from PyPI LLVM's `lit` test driver plus NumPy
+# verifier), a C compiler, the RISC-V cross compiler with picolibc (for
+# Gemmini programs in hardware mode), and from PyPI LLVM's `lit` test driver plus NumPy
 # and ml_dtypes (the .npy interop tests compare accc's files with NumPy's).
 # Safe to run repeatedly.
 set -euo pipefail
@@ -13,6 +14,10 @@ need_apt=()
 [ -e /usr/include/z3.h ] || need_apt+=(libz3-dev)
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+# RISC-V cross compiler: the tests build every Gemmini program in hardware
+# mode (real RoCC custom3 instructions) to show the C is real RISC-V code.
+command -v riscv64-unknown-elf-gcc >/dev/null || need_apt+=(gcc-riscv64-unknown-elf)
+[ -e /usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs ] || need_apt+=(picolibc-riscv64-unknown-elf)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"

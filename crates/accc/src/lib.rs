@@ -18,6 +18,7 @@ pub use accc_interp as interp;
 pub use accc_ir as ir;
 pub use accc_ir::diag::{render as render_diagnostics, Diagnostic, SourceFile, Span};
 pub use accc_passes as passes;
+pub use accc_sim as sim;
 pub use accc_targets as targets;
 pub use accc_tensor as tensor;
 pub use accc_verify as verify;

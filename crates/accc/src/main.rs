@@ -146,7 +146,33 @@ enum Command {
         #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["file", "schedule"])]
         equiv: Vec<PathBuf>,
     },
+    /// Run a C program written against Gemmini's C API on accc's Gemmini
+    /// emulator: build it with the host C compiler against accc's
+    /// gemmini.h, run it, and report the cycles between its last two
+    /// read_cycles() calls, utilization and per-controller busy time.
+    Emulate {
+        /// The program's C sources.
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// The hardware description (TOML; keys not set keep Gemmini's
+        /// default configuration).
+        #[arg(long, value_name = "CFG")]
+        hw: Option<PathBuf>,
+        /// Build in DIR and keep it (headers, shared object).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Stop the program after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+        timeout: u64,
+        /// Arguments passed to the program's main (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
+
+/// The hidden first argument that turns `accc` into the host process of a
+/// program on the Gemmini emulator (`accc_sim::host::serve`).
+const GEMMINI_HOST: &str = "__gemmini-host";
 
 #[derive(Clone, Copy, ValueEnum)]
 enum TargetArg {
@@ -168,6 +194,10 @@ enum Emit {
 struct Reported;
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(GEMMINI_HOST) {
+        accc::sim::host::serve(&args[2..]);
+    }
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -280,6 +310,20 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             };
             run_command(cli, file, kernel.as_deref(), schedule.as_deref(), options)
         }
+        Command::Emulate {
+            sources,
+            hw,
+            work_dir,
+            timeout,
+            args,
+        } => emulate_command(
+            cli,
+            sources,
+            hw.as_deref(),
+            work_dir.as_deref(),
+            *timeout,
+            args,
+        ),
         Command::Verify {
             file,
             kernel,
@@ -299,6 +343,128 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             )
         }
     }
+}
+
+/// The hardware description of `--hw`, or Gemmini's default.
+fn hardware(
+    cli: &Cli,
+    hw: Option<&Path>,
+) -> Result<accc::targets::gemmini::hardware::HardwareConfig, Reported> {
+    use accc::targets::gemmini::hardware::HardwareConfig;
+    match hw {
+        Some(path) => HardwareConfig::load(path).map_err(|e| fail(cli, &e.to_string())),
+        None => Ok(HardwareConfig::default()),
+    }
+}
+
+/// `accc emulate`: a C program on the Gemmini emulator.
+fn emulate_command(
+    cli: &Cli,
+    sources: &[PathBuf],
+    hw: Option<&Path>,
+    work_dir: Option<&Path>,
+    timeout: u64,
+    args: &[String],
+) -> Result<(), Reported> {
+    use accc::sim::host;
+    let cfg = hardware(cli, hw)?;
+    for s in sources {
+        if !s.is_file() {
+            return Err(fail(
+                cli,
+                &format!("cannot read `{}`: no such file", s.display()),
+            ));
+        }
+    }
+    let temp;
+    let dir = match work_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| fail(cli, &format!("cannot create `{}`: {e}", d.display())))?;
+            d.to_path_buf()
+        }
+        None => {
+            temp = tempfile::tempdir()
+                .map_err(|e| fail(cli, &format!("cannot create a temporary directory: {e}")))?;
+            temp.path().to_path_buf()
+        }
+    };
+    host::write_headers(&dir, &cfg).map_err(|e| fail(cli, &e.to_string()))?;
+    let lib = host::build(sources, &dir, &dir).map_err(|e| fail(cli, &e.to_string()))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| fail(cli, &format!("cannot find the accc executable: {e}")))?;
+    let outcome = host::run(
+        &exe,
+        &[GEMMINI_HOST],
+        &lib,
+        &cfg,
+        args,
+        Some(std::time::Duration::from_secs(timeout)),
+    )
+    .map_err(|e| fail(cli, &e.to_string()))?;
+    let ok = outcome.exit_code == Some(0) && outcome.error.is_none();
+    if cli.json {
+        println!("{}", emulation_json(&cfg, &outcome));
+    } else {
+        print!("{}", outcome.stdout);
+        eprint!("{}", outcome.stderr);
+        if let (Some(r), None) = (&outcome.report, &outcome.error) {
+            println!(
+                "emulator: {} cycles, {} MACs, utilization {:.1}% of {} MACs/cycle; busy: load {:.1}%, execute {:.1}%, store {:.1}%; rows used: {} scratchpad, {} accumulator",
+                r.cycles,
+                r.macs,
+                100.0 * r.utilization,
+                cfg.peak_macs_per_cycle(),
+                100.0 * r.load_busy,
+                100.0 * r.exec_busy,
+                100.0 * r.store_busy,
+                r.spad_rows_peak,
+                r.acc_rows_peak
+            );
+        }
+    }
+    if ok {
+        return Ok(());
+    }
+    let why = match (&outcome.error, outcome.exit_code, outcome.signal) {
+        (Some(e), _, _) => format!("the emulator stopped the program: {e}"),
+        (None, Some(code), _) => format!("the program exited with status {code}"),
+        (None, None, Some(sig)) => format!("the program was killed by signal {sig}"),
+        (None, None, None) => "the program ended abnormally".to_string(),
+    };
+    if cli.json {
+        Err(Reported)
+    } else {
+        Err(fail(cli, &why))
+    }
+}
+
+/// The JSON of an emulated run: the fields of `accc run --target gemmini
+/// --json` plus the program's output.
+fn emulation_json(
+    cfg: &accc::targets::gemmini::hardware::HardwareConfig,
+    outcome: &accc::sim::host::Outcome,
+) -> serde_json::Value {
+    let r = outcome.report.clone().unwrap_or_default();
+    serde_json::json!({
+        "correct": outcome.exit_code == Some(0) && outcome.error.is_none(),
+        "exit_code": outcome.exit_code,
+        "signal": outcome.signal,
+        "error": outcome.error,
+        "cycles": r.cycles,
+        "macs": r.macs,
+        "utilization": r.utilization,
+        "peak_macs_per_cycle": cfg.peak_macs_per_cycle(),
+        "load_busy": r.load_busy,
+        "exec_busy": r.exec_busy,
+        "store_busy": r.store_busy,
+        "spad_rows_peak": r.spad_rows_peak,
+        "acc_rows_peak": r.acc_rows_peak,
+        "commands": r.commands,
+        "cycle_reads": r.cycle_reads,
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+    })
 }
 
 /// The verification gate of `compile` and `run`: every schedule step is

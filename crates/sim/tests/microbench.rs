@@ -27,7 +27,7 @@ fn a_mvin_stream_reaches_the_configured_bandwidth() {
     });
     let rate = (mvins * 16 * 64) as f64 / cycles as f64;
     println!("mvin stream: {rate:.2} bytes/cycle of {bus}");
-    assert!(rate >= 0.97 * bus && rate <= bus, "{rate} bytes/cycle");
+    assert!((0.97 * bus..=bus).contains(&rate), "{rate} bytes/cycle");
 }
 
 #[test]
@@ -57,7 +57,7 @@ fn back_to_back_computes_reach_peak() {
     let macs_per_cycle = (tiles * 4096) as f64 / cycles as f64;
     println!("resident computes: {macs_per_cycle:.1} MACs/cycle of 256");
     assert!(
-        macs_per_cycle >= 0.98 * 256.0 && macs_per_cycle <= 256.0,
+        (0.98 * 256.0..=256.0).contains(&macs_per_cycle),
         "{macs_per_cycle}"
     );
 }
