@@ -184,6 +184,7 @@ fn sweep(file: &str) -> BTreeMap<String, BTreeMap<&'static str, usize>> {
                     steps: vec![step.clone()],
                     components: Vec::new(),
                     fp_reassoc: false,
+                    intrinsics: Default::default(),
                 };
                 match catch_unwind(AssertUnwindSafe(|| one.apply(&mut m, &k))) {
                     Err(_) => panic!("{what}: `{step}` panicked"),

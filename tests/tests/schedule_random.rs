@@ -642,6 +642,7 @@ fn check_case(k: &Kernel, base: &Module, case: &Case) -> Result<CaseOutcome, Tes
             steps: vec![step.clone()],
             components: Vec::new(),
             fp_reassoc: false,
+            intrinsics: Default::default(),
         };
         match catch_unwind(AssertUnwindSafe(|| schedule.apply(&mut m, k.name))) {
             Err(payload) => {

@@ -24,6 +24,7 @@ pub use accc_tensor as tensor;
 pub use accc_verify as verify;
 
 pub mod fullsize;
+pub mod gemmini;
 pub mod run;
 
 pub use fullsize::verify_schedule;
@@ -31,7 +32,7 @@ pub use fullsize::verify_schedule;
 use accc_ir::Module;
 
 /// What to compile from a source file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CompileOptions {
     /// Only this kernel (and the kernels it calls); all kernels when `None`.
     pub kernel: Option<String>,
@@ -39,6 +40,20 @@ pub struct CompileOptions {
     pub schedule: Option<String>,
     /// Let the schedule reorder float reductions (`--fp-reassoc`).
     pub fp_reassoc: bool,
+    /// The target instructions `tensorize` may use; by default Gemmini's
+    /// for its default configuration ([`gemmini::default_intrinsics`]).
+    pub intrinsics: passes::schedule::tensorize::IntrinsicSet,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            kernel: None,
+            schedule: None,
+            fp_reassoc: false,
+            intrinsics: gemmini::default_intrinsics().clone(),
+        }
+    }
 }
 
 /// Parses, checks and lowers an `.acc` file to a verified IR module,
@@ -91,7 +106,9 @@ pub fn compile_checked(
         }
     }
     let mut module = dsl::lower::lower_program(file, program, Some(target))?;
-    let steps = schedule_steps(program, schedule).with_fp_reassoc(options.fp_reassoc);
+    let steps = schedule_steps(program, schedule)
+        .with_fp_reassoc(options.fp_reassoc)
+        .with_intrinsics(options.intrinsics.clone());
     let trace = steps
         .apply(&mut module, target)
         .map_err(|e| vec![e.to_diagnostic()])?;
@@ -114,7 +131,40 @@ pub fn verify_trace(
         .into_iter()
         .collect();
     programs.extend(trace.steps.iter().map(|s| &*s.after));
+    let expanded = match expand_all(&programs, &trace.intrinsics) {
+        Ok(e) => e,
+        Err(reason) => {
+            return trace
+                .steps
+                .iter()
+                .map(|_| verify::Outcome::unknown(reason.clone()))
+                .collect()
+        }
+    };
+    let programs: Vec<&Module> = match &expanded {
+        Some(e) => e.iter().collect(),
+        None => programs,
+    };
     verify::verify_sequence(&programs, kernel, options)
+}
+
+/// The programs with their intrinsic ops replaced by what they mean
+/// (`None` when none has any), so the verifier sees only ops it knows.
+pub fn expand_all(
+    programs: &[&Module],
+    intrinsics: &passes::schedule::tensorize::IntrinsicSet,
+) -> Result<Option<Vec<Module>>, String> {
+    if intrinsics.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(programs.len());
+    let mut any = false;
+    for p in programs {
+        let mut m = Module::clone(p);
+        any |= passes::schedule::tensorize::expand(&mut m, intrinsics).map_err(|e| e.message)? > 0;
+        out.push(m);
+    }
+    Ok(any.then_some(out))
 }
 
 /// Erases the functions `kernel` no longer reaches through calls (a
@@ -226,5 +276,6 @@ fn schedule_steps_within(
             })
             .collect(),
         fp_reassoc: false,
+        intrinsics: Default::default(),
     }
 }

@@ -69,6 +69,14 @@ enum Command {
         /// What to print.
         #[arg(long, value_enum, default_value_t = Emit::Ir)]
         emit: Emit,
+        /// The level to compile to: the tensor IR, or Gemmini (its
+        /// dialect with `--emit ir`, Gemmini C with `--emit c`).
+        #[arg(long, value_enum, default_value_t = CompileTarget::Tensor)]
+        target: CompileTarget,
+        /// The Gemmini hardware description (TOML; keys not set keep
+        /// Gemmini's default configuration).
+        #[arg(long, value_name = "CFG")]
+        hw: Option<PathBuf>,
         /// Write the output here instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -186,8 +194,18 @@ enum TargetArg {
 enum Emit {
     /// The syntax tree (JSON).
     Ast,
-    /// The tensor IR in MLIR syntax.
+    /// The IR in MLIR syntax (tensor IR, or the Gemmini dialect).
     Ir,
+    /// C: Gemmini C with a self-checking harness (`--target gemmini`).
+    C,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum CompileTarget {
+    /// The scheduled tensor IR.
+    Tensor,
+    /// Gemmini: instructions, addresses and C against Gemmini's C API.
+    Gemmini,
 }
 
 /// A failure already explained to the user.
@@ -212,6 +230,8 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             kernel,
             schedule,
             emit,
+            target,
+            hw,
             output,
             locations,
         } => {
@@ -224,11 +244,25 @@ fn run(cli: &Cli) -> Result<(), Reported> {
                     serde_json::to_string_pretty(&program)
                         .map_err(|e| fail(cli, &format!("cannot serialize the AST: {e}")))?
                 }
+                Emit::C if *target == CompileTarget::Tensor => {
+                    return Err(fail(cli, "`--emit c` needs `--target gemmini` (the portable C program is `accc run --target c --work-dir DIR`)"));
+                }
+                _ if *target == CompileTarget::Gemmini => {
+                    let cfg = hardware(cli, hw.as_deref())?;
+                    let built =
+                        gemmini_build(cli, &source, kernel.as_deref(), schedule.as_deref(), &cfg)?;
+                    match emit {
+                        Emit::C => built.program.source,
+                        _ => accc::ir::text::print_module(&built.lowered),
+                    }
+                }
+                Emit::C => unreachable!("handled above"),
                 Emit::Ir => {
                     let options = CompileOptions {
                         kernel: kernel.clone(),
                         schedule: schedule.clone(),
                         fp_reassoc: cli.fp_reassoc,
+                        ..Default::default()
                     };
                     let (module, trace) = accc::compile_traced(&source, &options)
                         .map_err(|d| report(cli, &source, &d))?;
@@ -343,6 +377,87 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             )
         }
     }
+}
+
+/// A kernel compiled for Gemmini: scheduled, verified, lowered (verified
+/// too) and emitted as C.
+struct GemminiBuild {
+    kernel: String,
+    lowered: accc::ir::Module,
+    program: accc::targets::gemmini::emit::GemminiProgram,
+}
+
+/// The Gemmini pipeline of `compile --target gemmini` and `run --target
+/// gemmini`: the schedule's steps and the lowering pass the verification
+/// gate; the C's gold result is the unscheduled kernel.
+fn gemmini_build(
+    cli: &Cli,
+    source: &SourceFile,
+    kernel: Option<&str>,
+    schedule: Option<&str>,
+    cfg: &accc::targets::gemmini::hardware::HardwareConfig,
+) -> Result<GemminiBuild, Reported> {
+    let intrinsics = accc::gemmini::intrinsics(cfg)
+        .map_err(|e| fail(cli, &format!("the Gemmini intrinsics: {e}")))?;
+    let options = CompileOptions {
+        kernel: kernel.map(str::to_string),
+        schedule: schedule.map(str::to_string),
+        fp_reassoc: cli.fp_reassoc,
+        intrinsics: intrinsics.clone(),
+    };
+    let (module, trace) =
+        accc::compile_traced(source, &options).map_err(|d| report(cli, source, &d))?;
+    if cli.print_ir_after_each {
+        print_trace(&module, &trace);
+    }
+    gate(cli, source, &options, &module, &trace)?;
+    let kernel = accc::run::pick_kernel(&module, options.kernel.as_deref())
+        .map_err(|e| fail(cli, &e.to_string()))?;
+    let lowered = accc::gemmini::lower(&module, &kernel, &intrinsics, &verify_options(cli))
+        .map_err(|e| fail(cli, &e.to_string()))?;
+    if cli.print_ir_after_each {
+        eprintln!(
+            "// -----// IR after lowering to Gemmini //----- //\n{}",
+            print_module(&lowered.module)
+        );
+    }
+    if !cli.no_verify {
+        match &lowered.verdict.verdict {
+            accc::verify::Verdict::Equivalent => {}
+            accc::verify::Verdict::NotEquivalent { counterexample } => {
+                return Err(fail(
+                    cli,
+                    &format!(
+                        "the lowering to Gemmini is not equivalent to the scheduled kernel:\n{}",
+                        counterexample.render().trim_end()
+                    ),
+                ));
+            }
+            accc::verify::Verdict::Unknown { reason, .. } => {
+                eprintln!("warning: the lowering to Gemmini was not verified: {reason}");
+            }
+        }
+    }
+    let reference_options = CompileOptions {
+        kernel: Some(kernel.clone()),
+        ..Default::default()
+    };
+    let reference =
+        accc::compile(source, &reference_options).map_err(|d| report(cli, source, &d))?;
+    let program = accc::targets::gemmini::emit::emit(
+        &lowered.module,
+        &reference,
+        &kernel,
+        cfg,
+        &intrinsics,
+        &Default::default(),
+    )
+    .map_err(|e| fail(cli, &e.to_string()))?;
+    Ok(GemminiBuild {
+        kernel,
+        lowered: lowered.module,
+        program,
+    })
 }
 
 /// The hardware description of `--hw`, or Gemmini's default.
@@ -582,6 +697,7 @@ fn verify_command(
             kernel: kernel.map(str::to_string),
             schedule: Some(s.to_string()),
             fp_reassoc: cli.fp_reassoc,
+            ..Default::default()
         };
         let compile = |s: &str| {
             accc::compile_traced(&source, &compile_options(s)).map_err(|d| report(cli, &source, &d))
@@ -685,6 +801,7 @@ fn run_command(
         kernel: kernel.map(str::to_string),
         schedule: schedule.map(str::to_string),
         fp_reassoc: cli.fp_reassoc,
+        ..Default::default()
     };
     let (module, trace) =
         accc::compile_traced(&source, &compile_options).map_err(|d| report(cli, &source, &d))?;

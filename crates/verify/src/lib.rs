@@ -136,6 +136,26 @@ pub struct Outcome {
     pub obligations: Vec<String>,
 }
 
+impl Outcome {
+    /// A verdict of *unknown* reached before any run, with its reason.
+    pub fn unknown(reason: String) -> Outcome {
+        Outcome {
+            verdict: Verdict::Unknown {
+                reason,
+                over_budget: false,
+            },
+            method: "symbolic",
+            fp_reassoc: false,
+            ops: 0,
+            ops_after: 0,
+            terms: 0,
+            millis: 0.0,
+            detail: String::new(),
+            obligations: Vec::new(),
+        }
+    }
+}
+
 /// Is `kernel` in `after` equivalent to `kernel` in `before`?
 pub fn verify(before: &Module, after: &Module, kernel: &str, options: &Options) -> Outcome {
     verify_sequence(&[before, after], kernel, options)

@@ -42,6 +42,7 @@ mod pipeline;
 mod reorder;
 mod reuse;
 mod split;
+pub mod tensorize;
 mod tile;
 mod unroll;
 
@@ -64,6 +65,8 @@ pub struct Schedule {
     /// then change the order in which a float reduction adds its terms
     /// (off by default: the results would round differently).
     pub fp_reassoc: bool,
+    /// The target instructions `tensorize` may map loop nests onto.
+    pub intrinsics: tensorize::IntrinsicSet,
 }
 
 /// One step: `binds = primitive(args)`.
@@ -195,6 +198,9 @@ pub struct TraceEntry {
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     pub steps: Vec<TraceEntry>,
+    /// The intrinsics the schedule could tensorize onto: what the
+    /// intrinsic ops in its programs mean ([`tensorize::expand`]).
+    pub intrinsics: tensorize::IntrinsicSet,
 }
 
 /// A step that could not be applied.
@@ -496,6 +502,11 @@ impl Schedule {
 
     /// Lets the schedule reorder float reductions (see
     /// [`Schedule::fp_reassoc`]); the verifier must then be told too.
+    pub fn with_intrinsics(mut self, intrinsics: tensorize::IntrinsicSet) -> Schedule {
+        self.intrinsics = intrinsics;
+        self
+    }
+
     pub fn with_fp_reassoc(mut self, on: bool) -> Schedule {
         self.fp_reassoc = on;
         self
@@ -503,7 +514,10 @@ impl Schedule {
 
     /// Applies every step to `kernel` in order; see the module docs.
     pub fn apply(&self, module: &mut Module, kernel: &str) -> Result<Trace, ScheduleError> {
-        let mut trace = Trace::default();
+        let mut trace = Trace {
+            intrinsics: self.intrinsics.clone(),
+            ..Trace::default()
+        };
         let mut before = Arc::new(module.clone());
         for step in &self.steps {
             let report = match apply_step(module, kernel, step, self) {
@@ -598,6 +612,7 @@ fn apply_step(
         "pipeline" => pipeline::apply_pipeline(m, func, &args),
         "compute_at" => compute_at::apply(m, func, &args),
         "reuse_at" => reuse::apply(m, func, &args),
+        "tensorize" => tensorize::apply(m, func, &args, &schedule.intrinsics),
         "partition" => partition::apply(m, func, &args),
         "compose" => compose::apply_compose(m, func, &args, schedule),
         "inline" => compose::apply_inline(m, func, &args),

@@ -51,9 +51,9 @@ mod bounds;
 mod emit;
 mod error;
 mod harness;
-mod names;
+pub(crate) mod names;
 mod run;
 
-pub use emit::{emit_kernel, CProgram};
+pub use emit::{emit_kernel, emit_reference, CProgram};
 pub use error::CError;
 pub use run::{build, build_with_flags, c_compiler, run, run_with_env, CExecutable, CRun, C_FLAGS};
