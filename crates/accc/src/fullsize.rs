@@ -54,6 +54,17 @@ pub fn verify_schedule(
     kernel: &str,
     vopts: &verify::Options,
 ) -> Vec<Outcome> {
+    let expanded = match crate::expand_trace(trace) {
+        Ok(t) => t,
+        Err(reason) => {
+            return trace
+                .steps
+                .iter()
+                .map(|_| Outcome::unknown(reason.clone()))
+                .collect()
+        }
+    };
+    let trace = &expanded;
     let Some(first) = trace.steps.first() else {
         return Vec::new();
     };
@@ -196,6 +207,91 @@ pub fn verify_schedule(
     outcomes
 }
 
+/// The name of the pseudo-step a target lowering is verified as.
+pub const LOWERING: &str = "lower";
+
+/// Verifies a target lowering that cut loop nests into chunks and
+/// replaced them by instructions: `before` (the scheduled kernel) against
+/// `after` (the lowered one with its instructions expanded). Symbolic
+/// execution when the kernel is under the budget; otherwise, at full size,
+/// the obligations that pin such a rewrite (bounds, every statement
+/// instance exactly once in both directions, dependences between
+/// instances kept, staging, layouts), method `z3`: the statements'
+/// operations are the intrinsics' own, so equal instances compute equal
+/// values.
+pub fn verify_lowering(
+    before: &Module,
+    after: &Module,
+    kernel: &str,
+    vopts: &verify::Options,
+) -> Outcome {
+    let estimate = [before, after]
+        .iter()
+        .filter_map(|m| {
+            m.lookup_symbol(kernel)
+                .map(|f| verify::exec::estimate_ops(m, f))
+        })
+        .max()
+        .unwrap_or(0);
+    if estimate <= vopts.budget {
+        let o = verify::verify(before, after, kernel, vopts);
+        if !matches!(
+            o.verdict,
+            Verdict::Unknown {
+                over_budget: true,
+                ..
+            }
+        ) {
+            return o;
+        }
+    }
+    let start = Instant::now();
+    let mut cache = Cache::default();
+    let step = passes::schedule::Step {
+        primitive: LOWERING.to_string(),
+        binds: Vec::new(),
+        args: Vec::new(),
+        span: None,
+    };
+    let proved = step_obligations(
+        &step,
+        &[],
+        before,
+        after,
+        kernel,
+        vopts.fp_reassoc,
+        &mut cache,
+    );
+    let z3_ms = start.elapsed().as_secs_f64() * 1e3;
+    let mut outcome = Outcome::unknown(String::new());
+    outcome.method = "z3";
+    outcome.fp_reassoc = vopts.fp_reassoc;
+    outcome.millis = z3_ms;
+    match proved {
+        Ok(names) => {
+            outcome.verdict = Verdict::Equivalent;
+            outcome.detail = format!(
+                "z3: {} ({} queries, {z3_ms:.1} ms)",
+                names.join(", "),
+                cache.queries
+            );
+            outcome.obligations = names;
+        }
+        Err((name, Failure::Violated(how))) => {
+            outcome.verdict = Verdict::NotEquivalent {
+                counterexample: Box::new(Counterexample::obligation(name, how)),
+            };
+        }
+        Err((name, Failure::Undecided(why))) => {
+            outcome.verdict = Verdict::Unknown {
+                reason: format!("obligation `{name}` is undecided: {why}"),
+                over_budget: false,
+            };
+        }
+    }
+    outcome
+}
+
 /// The obligations of one schedule step (`step`, which bound `names`)
 /// that took `before` to `after`, at full size: the names of those
 /// proved, or the first that failed and how.
@@ -233,7 +329,7 @@ pub fn step_obligations(
     }
     if matches!(
         step.primitive.as_str(),
-        "fuse" | "fission" | "pipeline" | "compute_at"
+        "fuse" | "fission" | "pipeline" | "compute_at" | LOWERING
     ) {
         run(
             "dependences".into(),
@@ -431,6 +527,7 @@ fn shrunken_trace(
     if trace.steps.len() != real.steps.len() {
         return Err(fail("the schedule has another number of steps on it"));
     }
+    let trace = crate::expand_trace(&trace).map_err(|e| fail(&e))?;
     let shape = format!("shrunk to {}", shown.join(", "));
     Ok((trace, shape))
 }

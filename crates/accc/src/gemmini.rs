@@ -67,8 +67,10 @@ pub fn lower(
     let mut module = scheduled.clone();
     crate::targets::gemmini::lower::lower(&mut module, kernel, intrinsics)?;
     let verdict = match crate::expand_all(&[scheduled, &module], intrinsics) {
-        Ok(Some(expanded)) => crate::verify::verify(&expanded[0], &expanded[1], kernel, options),
-        Ok(None) => crate::verify::verify(scheduled, &module, kernel, options),
+        Ok(Some(expanded)) => {
+            crate::fullsize::verify_lowering(&expanded[0], &expanded[1], kernel, options)
+        }
+        Ok(None) => crate::fullsize::verify_lowering(scheduled, &module, kernel, options),
         Err(reason) => crate::verify::Outcome::unknown(reason),
     };
     Ok(Lowered { module, verdict })

@@ -124,15 +124,8 @@ pub fn verify_trace(
     kernel: &str,
     options: &verify::Options,
 ) -> Vec<verify::Outcome> {
-    let mut programs: Vec<&Module> = trace
-        .steps
-        .first()
-        .map(|s| &*s.before)
-        .into_iter()
-        .collect();
-    programs.extend(trace.steps.iter().map(|s| &*s.after));
-    let expanded = match expand_all(&programs, &trace.intrinsics) {
-        Ok(e) => e,
+    let trace = match expand_trace(trace) {
+        Ok(t) => t,
         Err(reason) => {
             return trace
                 .steps
@@ -141,15 +134,46 @@ pub fn verify_trace(
                 .collect()
         }
     };
-    let programs: Vec<&Module> = match &expanded {
-        Some(e) => e.iter().collect(),
-        None => programs,
-    };
+    let mut programs: Vec<&Module> = trace
+        .steps
+        .first()
+        .map(|s| &*s.before)
+        .into_iter()
+        .collect();
+    programs.extend(trace.steps.iter().map(|s| &*s.after));
     verify::verify_sequence(&programs, kernel, options)
 }
 
+/// The trace with the intrinsic ops of its programs replaced by what
+/// they mean ([`passes::schedule::tensorize::expand`]), so the verifier
+/// sees only ops it knows; each program is expanded once (a step's `after`
+/// stays the next step's `before`).
+pub fn expand_trace(trace: &passes::schedule::Trace) -> Result<passes::schedule::Trace, String> {
+    use std::sync::Arc;
+    let mut out = trace.clone();
+    if trace.intrinsics.is_empty() {
+        return Ok(out);
+    }
+    let expand = |m: &Arc<Module>| -> Result<Arc<Module>, String> {
+        let mut copy = Module::clone(m);
+        let n = passes::schedule::tensorize::expand(&mut copy, &trace.intrinsics)
+            .map_err(|e| e.message)?;
+        Ok(if n == 0 { m.clone() } else { Arc::new(copy) })
+    };
+    let mut previous: Option<Arc<Module>> = None;
+    for entry in &mut out.steps {
+        entry.before = match previous.take() {
+            Some(p) => p,
+            None => expand(&entry.before)?,
+        };
+        entry.after = expand(&entry.after)?;
+        previous = Some(entry.after.clone());
+    }
+    Ok(out)
+}
+
 /// The programs with their intrinsic ops replaced by what they mean
-/// (`None` when none has any), so the verifier sees only ops it knows.
+/// (`None` when none has any).
 pub fn expand_all(
     programs: &[&Module],
     intrinsics: &passes::schedule::tensorize::IntrinsicSet,

@@ -132,6 +132,16 @@ enum Command {
         /// directory, removed afterwards).
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
+        /// The Gemmini hardware description (`--target gemmini`).
+        #[arg(long, value_name = "CFG")]
+        hw: Option<PathBuf>,
+        /// Run the emitted Gemmini C with this shell command instead of
+        /// the built-in emulator (`--target gemmini`): `{c}` is replaced by
+        /// the C file, `{dir}` by the directory holding it and the headers,
+        /// `{seed}` by the seed. The command must print Autocomp's lines,
+        /// `Correct result` and `latency: N cycles`.
+        #[arg(long, value_name = "CMD")]
+        eval_cmd: Option<String>,
     },
     /// Prove a schedule's steps equivalent, one by one, by symbolic
     /// execution; or compare two schedules (`--against`) or two IR files
@@ -153,6 +163,13 @@ enum Command {
         /// Compare two IR files with the same kernel signature.
         #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["file", "schedule"])]
         equiv: Vec<PathBuf>,
+        /// Also verify the lowering to this target (after the schedule's
+        /// steps).
+        #[arg(long, value_enum, default_value_t = CompileTarget::Tensor)]
+        target: CompileTarget,
+        /// The Gemmini hardware description (`--target gemmini`).
+        #[arg(long, value_name = "CFG")]
+        hw: Option<PathBuf>,
     },
     /// Run a C program written against Gemmini's C API on accc's Gemmini
     /// emulator: build it with the host C compiler against accc's
@@ -188,6 +205,8 @@ enum TargetArg {
     Interp,
     /// Portable C99, compiled with the system `cc` (or `$CC`).
     C,
+    /// Gemmini C on the built-in Gemmini emulator (or `--eval-cmd`).
+    Gemmini,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -329,11 +348,36 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             dist,
             check,
             work_dir,
+            hw,
+            eval_cmd,
         } => {
+            if let TargetArg::Gemmini = target {
+                if inputs.is_some() || outputs.is_some() || *check {
+                    return Err(fail(cli, "`--target gemmini` generates its inputs from --seed and checks its outputs against its own gold result; --inputs, --outputs and --check do not apply"));
+                }
+                let cfg = hardware(cli, hw.as_deref())?;
+                return gemmini_run(
+                    cli,
+                    file,
+                    kernel.as_deref(),
+                    schedule.as_deref(),
+                    &cfg,
+                    *seed,
+                    work_dir.as_deref(),
+                    eval_cmd.as_deref(),
+                );
+            }
+            if hw.is_some() || eval_cmd.is_some() {
+                return Err(fail(
+                    cli,
+                    "--hw and --eval-cmd apply to `--target gemmini` only",
+                ));
+            }
             let options = accc::run::RunOptions {
                 target: match target {
                     TargetArg::Interp => accc::run::Target::Interp,
                     TargetArg::C => accc::run::Target::C,
+                    TargetArg::Gemmini => unreachable!("handled above"),
                 },
                 inputs: inputs.clone(),
                 outputs: outputs.clone(),
@@ -364,8 +408,14 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             schedule,
             against,
             equiv,
+            target,
+            hw,
         } => {
             let options = verify_options(cli);
+            let gemmini = match target {
+                CompileTarget::Gemmini => Some(hardware(cli, hw.as_deref())?),
+                CompileTarget::Tensor => None,
+            };
             verify_command(
                 cli,
                 file.as_deref(),
@@ -373,9 +423,173 @@ fn run(cli: &Cli) -> Result<(), Reported> {
                 schedule.as_deref(),
                 against.as_deref(),
                 equiv,
+                gemmini.as_ref(),
                 &options,
             )
         }
+    }
+}
+
+/// `accc run --target gemmini`: build, run on the emulator (or the user's
+/// evaluator) and report.
+#[allow(clippy::too_many_arguments)]
+fn gemmini_run(
+    cli: &Cli,
+    file: &Path,
+    kernel: Option<&str>,
+    schedule: Option<&str>,
+    cfg: &accc::targets::gemmini::hardware::HardwareConfig,
+    seed: u64,
+    work_dir: Option<&Path>,
+    eval_cmd: Option<&str>,
+) -> Result<(), Reported> {
+    use accc::sim::host;
+    let source = read_source(cli, file)?;
+    let built = gemmini_build(cli, &source, kernel, schedule, cfg)?;
+    let temp;
+    let dir = match work_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| fail(cli, &format!("cannot create `{}`: {e}", d.display())))?;
+            d.to_path_buf()
+        }
+        None => {
+            temp = tempfile::tempdir()
+                .map_err(|e| fail(cli, &format!("cannot create a temporary directory: {e}")))?;
+            temp.path().to_path_buf()
+        }
+    };
+    host::write_headers(&dir, cfg).map_err(|e| fail(cli, &e.to_string()))?;
+    let c_file = dir.join(format!("{}.c", built.kernel));
+    std::fs::write(&c_file, &built.program.source)
+        .map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", c_file.display())))?;
+    let started = std::time::Instant::now();
+    let mut result = serde_json::json!({
+        "kernel": built.kernel,
+        "target": "gemmini",
+        "schedule": schedule,
+        "evaluator": if eval_cmd.is_some() { "command" } else { "emulator" },
+    });
+    let (ok, stdout) = match eval_cmd {
+        Some(cmd) => {
+            let cmd = cmd
+                .replace("{c}", &c_file.display().to_string())
+                .replace("{dir}", &dir.display().to_string())
+                .replace("{seed}", &seed.to_string());
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .output()
+                .map_err(|e| fail(cli, &format!("cannot run `{cmd}`: {e}")))?;
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let cycles = stdout.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("latency: ")?
+                    .strip_suffix(" cycles")?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            });
+            let correct = out.status.success() && stdout.contains("Correct result");
+            result["correct"] = correct.into();
+            result["cycles"] = cycles.into();
+            result["macs"] = built.program.macs.into();
+            result["utilization"] = cycles
+                .filter(|c| *c > 0)
+                .zip(built.program.macs)
+                .map(|(c, macs)| macs as f64 / (cfg.peak_macs_per_cycle() as f64 * c as f64))
+                .into();
+            if !out.status.success() {
+                eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            }
+            (correct, stdout)
+        }
+        None => {
+            let lib = host::build(std::slice::from_ref(&c_file), &dir, &dir)
+                .map_err(|e| fail(cli, &e.to_string()))?;
+            let exe = std::env::current_exe()
+                .map_err(|e| fail(cli, &format!("cannot find the accc executable: {e}")))?;
+            let outcome = host::run(&exe, &[GEMMINI_HOST], &lib, cfg, &[seed.to_string()], None)
+                .map_err(|e| fail(cli, &e.to_string()))?;
+            let emulated = emulation_json(cfg, &outcome);
+            for key in [
+                "correct",
+                "cycles",
+                "macs",
+                "utilization",
+                "load_busy",
+                "exec_busy",
+                "store_busy",
+                "spad_rows_peak",
+                "acc_rows_peak",
+                "commands",
+                "error",
+            ] {
+                result[key] = emulated[key].clone();
+            }
+            let correct = outcome.exit_code == Some(0)
+                && outcome.error.is_none()
+                && outcome.stdout.contains("Correct result");
+            result["correct"] = correct.into();
+            if !correct {
+                eprint!("{}", outcome.stderr);
+            }
+            (correct, outcome.stdout)
+        }
+    };
+    let macs = result["macs"].as_u64().or(built.program.macs);
+    result["ideal_cycles"] = macs.map(|m| m.div_ceil(cfg.peak_macs_per_cycle())).into();
+    result["wall_ms"] = (started.elapsed().as_secs_f64() * 1e3).into();
+    if cli.json {
+        println!("{result}");
+    } else {
+        let pct = |k: &str| {
+            result[k]
+                .as_f64()
+                .map(|x| format!("{:.1}%", 100.0 * x))
+                .unwrap_or_else(|| "-".into())
+        };
+        println!(
+            "ran `{}` on gemmini ({}): {} cycles for {} MACs (ideal {}), utilization {}",
+            built.kernel,
+            result["evaluator"].as_str().unwrap_or("emulator"),
+            result["cycles"],
+            result["macs"],
+            result["ideal_cycles"],
+            pct("utilization"),
+        );
+        if eval_cmd.is_none() {
+            println!(
+                "  busy: load {}, execute {}, store {}; rows used: {} scratchpad, {} accumulator",
+                pct("load_busy"),
+                pct("exec_busy"),
+                pct("store_busy"),
+                result["spad_rows_peak"],
+                result["acc_rows_peak"]
+            );
+        }
+        println!(
+            "check: {}",
+            if ok {
+                "correct (equal to the reference kernel, element by element)"
+            } else {
+                "INCORRECT"
+            }
+        );
+    }
+    if ok {
+        Ok(())
+    } else {
+        let first = stdout
+            .lines()
+            .find(|l| l.starts_with("Incorrect"))
+            .unwrap_or("the program failed")
+            .to_string();
+        let why = result["error"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or(first);
+        Err(fail(cli, &why))
     }
 }
 
@@ -670,9 +884,15 @@ fn verify_command(
     schedule: Option<&str>,
     against: Option<&str>,
     equiv: &[PathBuf],
+    gemmini: Option<&accc::targets::gemmini::hardware::HardwareConfig>,
     options: &accc::verify::Options,
 ) -> Result<(), Reported> {
     let mut checked: Vec<Checked> = Vec::new();
+    let intrinsics = match gemmini {
+        Some(cfg) => accc::gemmini::intrinsics(cfg)
+            .map_err(|e| fail(cli, &format!("the Gemmini intrinsics: {e}")))?,
+        None => accc::gemmini::default_intrinsics().clone(),
+    };
     if let [a, b] = equiv {
         let (sa, sb) = (read_source(cli, a)?, read_source(cli, b)?);
         let ma = parse_module(&sa).map_err(|d| report(cli, &sa, &d))?;
@@ -697,7 +917,7 @@ fn verify_command(
             kernel: kernel.map(str::to_string),
             schedule: Some(s.to_string()),
             fp_reassoc: cli.fp_reassoc,
-            ..Default::default()
+            intrinsics: intrinsics.clone(),
         };
         let compile = |s: &str| {
             accc::compile_traced(&source, &compile_options(s)).map_err(|d| report(cli, &source, &d))
@@ -719,6 +939,14 @@ fn verify_command(
                     checked.push(Checked {
                         what: format!("step {}: {}", i + 1, entry.step),
                         outcome,
+                    });
+                }
+                if gemmini.is_some() {
+                    let lowered = accc::gemmini::lower(&module, &k, &intrinsics, options)
+                        .map_err(|e| fail(cli, &e.to_string()))?;
+                    checked.push(Checked {
+                        what: "lowering to gemmini".to_string(),
+                        outcome: lowered.verdict,
                     });
                 }
             }

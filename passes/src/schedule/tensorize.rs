@@ -159,9 +159,11 @@ impl Intrinsic {
             match body_ops(&module, l).as_slice() {
                 [inner] if module.op_name(*inner) == "affine.for" => loops.push(*inner),
                 body if body.iter().all(|o| module.op_regions(*o).is_empty()) => break,
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "intrinsic `{name}`: the nest must be perfect, with straight-line code inside"
-                )),
+                ))
+                }
             }
         }
         Ok(Intrinsic {

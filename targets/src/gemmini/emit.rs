@@ -48,8 +48,10 @@ pub struct GemminiProgram {
     pub source: String,
     /// Where each local buffer lives, for reports.
     pub layouts: Vec<Layout>,
-    /// MACs the kernel computes (from its matmul instructions).
-    pub macs: u64,
+    /// MACs the kernel computes: its matmul instructions times the trips
+    /// of the loops around them (`None` when a loop's trip count is not a
+    /// constant).
+    pub macs: Option<u64>,
 }
 
 /// Inputs of the harness.
@@ -163,7 +165,9 @@ struct Emitter<'a> {
     layouts: Vec<Layout>,
     loads: Vec<LoadKey>,
     stores: Vec<StoreKey>,
-    macs: u64,
+    macs: Option<u64>,
+    /// Trip counts of the loops around the current op.
+    trips: Vec<Option<u64>>,
     /// Loop variables: (lower bound constant, step) when the lower bound is
     /// constant, for the divisibility proofs.
     loops: HashMap<Value, Option<(i64, i64)>>,
@@ -241,7 +245,8 @@ impl<'a> Emitter<'a> {
             layouts: Vec::new(),
             loads: Vec::new(),
             stores: Vec::new(),
-            macs: 0,
+            macs: Some(0),
+            trips: Vec::new(),
             loops: HashMap::new(),
         }
     }
@@ -892,7 +897,11 @@ impl<'a> Emitter<'a> {
             }
             "gemmini.matmul" => {
                 let (i, j, k) = (ext[0], ext[1], ext[2]);
-                self.macs += (i * j * k) as u64;
+                let times: Option<u64> = self.trips.iter().copied().product();
+                self.macs = self
+                    .macs
+                    .zip(times)
+                    .map(|(total, n)| total + n * (i * j * k) as u64);
                 let a = self.local_row(op, w[0].0, &w[0].1)?;
                 let b = self.local_row(op, w[1].0, &w[1].1)?;
                 let c = self.local_row(op, w[2].0, &w[2].1)?;
