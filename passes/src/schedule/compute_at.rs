@@ -121,14 +121,34 @@ pub(crate) fn apply(m: &mut Module, func: Op, args: &Args) -> Result<StepReport,
         if range.is_none_or(|(_, hi)| hi.saturating_add(region.extent[b.dim]) > b.ub) {
             ups.push(Lin::constant(b.ub));
         }
+        // A box that needs no clamping is a loop from 0 over its extent,
+        // offset by the box's base: constant bounds, so later steps can
+        // split and tensorize it.
+        let unclamped = lows.len() == 1 && ups.len() == 1;
+        let (lo_bound, up_bound) = if unclamped {
+            (
+                affine::Bound::constant(0),
+                affine::Bound::constant(region.extent[b.dim]),
+            )
+        } else {
+            (bound_of(&lows), bound_of(&ups))
+        };
         let loc = m.op(b.op).loc.clone();
         let mut builder = Builder::before(m, anchor).ok_or_else(|| internal("detached"))?;
         builder.set_loc(loc);
-        let (op, iv, inner) = affine::build_for(&mut builder, bound_of(&lows), bound_of(&ups), 1);
+        let (op, iv, inner) = affine::build_for(&mut builder, lo_bound, up_bound, 1);
         let name = fresh(&b.name, &taken);
         taken.push(name.clone());
         name_loop(m, op, &name);
-        subst.push((b.iv, vec![iv], accc_ir::affine::AffineExpr::dim(0)));
+        if unclamped {
+            let mut dims = Vec::new();
+            let base = lower.to_expr(&mut dims);
+            let d = accc_ir::affine::AffineExpr::dim(dims.len() as u32);
+            dims.push(iv);
+            subst.push((b.iv, dims, base.add(d)));
+        } else {
+            subst.push((b.iv, vec![iv], accc_ir::affine::AffineExpr::dim(0)));
+        }
         new_loops.push((op, name));
         anchor = m
             .block_terminator(inner)
