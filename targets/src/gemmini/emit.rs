@@ -136,6 +136,7 @@ pub fn emit(
         "static inline int64_t accc_imax(int64_t a, int64_t b) { return a > b ? a : b; }\n\
          static inline int64_t accc_imin(int64_t a, int64_t b) { return a < b ? a : b; }\n\n",
     );
+    source.push_str(ZERO_LATER);
     source.push_str(&kernel_c);
     source.push_str("\n/* ---- harness ---- */\n");
     source.push_str(&main);
@@ -146,6 +147,48 @@ pub fn emit(
         macs: e.macs,
     })
 }
+
+/// Zeroing an accumulator tile costs nothing when the first matmul into
+/// each of its rows overwrites instead of accumulating (as Gemmini's own
+/// library does for the first K tile). `accc_zero_later` marks rows as
+/// "zero pending"; the first matmul over only pending rows clears the
+/// accumulate bit; any other use of a pending row (a mvout, a partial
+/// matmul) moves the zeros in first; a mvin into the rows drops them.
+const ZERO_LATER: &str = r#"static uint8_t accc_zero_pending[ACC_ROWS];
+
+static void accc_zero_later(uint32_t row, uint32_t rows) {
+  memset(&accc_zero_pending[row], 1, rows);
+}
+
+/* Moves zeros into the pending rows of [row, row + rows). */
+static void accc_zero_now(uint32_t row, uint32_t rows) {
+  for (uint32_t r = row; r < row + rows;) {
+    if (!accc_zero_pending[r]) { r++; continue; }
+    uint32_t end = r;
+    while (end < row + rows && end - r < DIM && accc_zero_pending[end]) accc_zero_pending[end++] = 0;
+    gemmini_extended_mvin(0, (1u << 31) | r, DIM, end - r);
+    r = end;
+  }
+}
+
+static void accc_zero_dropped(uint32_t row, uint32_t rows) {
+  memset(&accc_zero_pending[row], 0, rows);
+}
+
+/* Are all of [row, row + rows) pending? Then they are written whole now.
+ * Otherwise the pending ones get their zeros first. */
+static int accc_first_write(uint32_t row, uint32_t rows) {
+  uint32_t pending = 0;
+  for (uint32_t r = row; r < row + rows; r++) pending += accc_zero_pending[r];
+  if (pending == rows) {
+    memset(&accc_zero_pending[row], 0, rows);
+    return 1;
+  }
+  if (pending) accc_zero_now(row, rows);
+  return 0;
+}
+
+"#;
 
 /// A mvin configuration: DRAM row stride in bytes and block stride in rows.
 type LoadKey = (u64, u32);
@@ -568,6 +611,7 @@ impl<'a> Emitter<'a> {
             ));
         }
         self.line("uint64_t accc_weights = UINT64_MAX; /* the weights in the array, if known */");
+        self.line("memset(accc_zero_pending, 0, sizeof accc_zero_pending);");
         self.block(entry)?;
         self.line("(void)accc_weights;");
         self.depth = 0;
@@ -867,10 +911,16 @@ impl<'a> Emitter<'a> {
             "gemmini.zero_acc" => {
                 let dst = &w[0];
                 let row = self.local_row(op, dst.0, &dst.1)?;
-                self.line(&format!(
-                    "gemmini_extended_mvin(0, (1u << 31) | {row}, {}, {});",
-                    ext[1], ext[0]
-                ));
+                if ext[1] == self.dim {
+                    // Whole rows: the first matmul into them overwrites
+                    // instead of adding (no mvin of zeros).
+                    self.line(&format!("accc_zero_later({row}, {});", ext[0]));
+                } else {
+                    self.line(&format!(
+                        "gemmini_extended_mvin(0, (1u << 31) | {row}, {}, {});",
+                        ext[1], ext[0]
+                    ));
+                }
             }
             n if n.starts_with("gemmini.mvout") => {
                 let key = self
@@ -884,6 +934,9 @@ impl<'a> Emitter<'a> {
                 }
                 let (src, dst) = (&w[0], &w[1]);
                 let row = self.local_row(op, src.0, &src.1)?;
+                if n != "gemmini.mvout" {
+                    self.line(&format!("accc_zero_now({row}, {});", ext[0]));
+                }
                 let to = self.dram_addr(dst.0, &dst.1);
                 let addr = match n {
                     "gemmini.mvout" => row,
@@ -907,8 +960,9 @@ impl<'a> Emitter<'a> {
                 let c = self.local_row(op, w[2].0, &w[2].1)?;
                 self.line("{");
                 self.depth += 1;
+                self.line(&format!("const uint32_t a = {a}, b = {b}, c_row = {c};"));
                 self.line(&format!(
-                    "const uint32_t a = {a}, b = {b}, c = (1u << 31) | (1u << 30) | {c};"
+                    "const uint32_t c = (1u << 31) | (accc_first_write(c_row, {i}) ? 0 : (1u << 30)) | c_row;"
                 ));
                 self.line(&format!(
                     "const uint64_t weights = ((uint64_t)b << 32) | ({k}u << 16) | {j}u;"
