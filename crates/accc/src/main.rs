@@ -171,6 +171,28 @@ enum Command {
         #[arg(long, value_name = "CFG")]
         hw: Option<PathBuf>,
     },
+    /// Run every schedule of a file on a target and print a table of
+    /// cycles and utilization per kernel and kind of schedule (the prefix
+    /// of its name before `_`: naive, library, hand, ...), with the ideal
+    /// cycles and the bound data movement sets; `-o` writes it as
+    /// Markdown (docs/benchmarks.md is made this way).
+    Bench {
+        /// The target (only gemmini).
+        #[arg(value_enum)]
+        target: BenchTarget,
+        /// The .acc file with the kernels and schedules.
+        #[arg(default_value = "examples/gemmini.acc")]
+        file: PathBuf,
+        /// The Gemmini hardware description.
+        #[arg(long, value_name = "CFG")]
+        hw: Option<PathBuf>,
+        /// Only schedules whose name contains this text.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+        /// Write the Markdown table here (as well as printing it).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Run a C program written against Gemmini's C API on accc's Gemmini
     /// emulator: build it with the host C compiler against accc's
     /// gemmini.h, run it, and report the cycles between its last two
@@ -217,6 +239,12 @@ enum Emit {
     Ir,
     /// C: Gemmini C with a self-checking harness (`--target gemmini`).
     C,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum BenchTarget {
+    /// Gemmini on the built-in emulator.
+    Gemmini,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -388,6 +416,16 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             };
             run_command(cli, file, kernel.as_deref(), schedule.as_deref(), options)
         }
+        Command::Bench {
+            target: BenchTarget::Gemmini,
+            file,
+            hw,
+            filter,
+            output,
+        } => {
+            let cfg = hardware(cli, hw.as_deref())?;
+            bench_gemmini(cli, file, &cfg, filter.as_deref(), output.as_deref())
+        }
         Command::Emulate {
             sources,
             hw,
@@ -428,6 +466,204 @@ fn run(cli: &Cli) -> Result<(), Reported> {
             )
         }
     }
+}
+
+/// Runs a built Gemmini program on the emulator in `dir` (with the
+/// headers): the emulator's outcome.
+fn emulate_built(
+    cli: &Cli,
+    cfg: &accc::targets::gemmini::hardware::HardwareConfig,
+    built: &GemminiBuild,
+    dir: &Path,
+    seed: u64,
+) -> Result<accc::sim::host::Outcome, Reported> {
+    use accc::sim::host;
+    host::write_headers(dir, cfg).map_err(|e| fail(cli, &e.to_string()))?;
+    let c_file = dir.join(format!("{}.c", built.kernel));
+    std::fs::write(&c_file, &built.program.source)
+        .map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", c_file.display())))?;
+    let lib = host::build(std::slice::from_ref(&c_file), dir, dir).map_err(|e| fail(cli, &e.to_string()))?;
+    let exe = std::env::current_exe().map_err(|e| fail(cli, &format!("cannot find the accc executable: {e}")))?;
+    host::run(&exe, &[GEMMINI_HOST], &lib, cfg, &[seed.to_string()], None).map_err(|e| fail(cli, &e.to_string()))
+}
+
+/// One row of `accc bench gemmini`: a kernel and its schedules' runs.
+struct BenchRow {
+    kernel: String,
+    shape: String,
+    macs: u64,
+    /// (kind, cycles, utilization, proved steps / steps), by kind.
+    runs: Vec<(String, Option<u64>, Option<f64>, String)>,
+    /// Cycles data movement needs at least (each input read once, each
+    /// output written once, at the DMA bandwidth).
+    bound: u64,
+}
+
+/// `accc bench gemmini FILE`.
+fn bench_gemmini(
+    cli: &Cli,
+    file: &Path,
+    cfg: &accc::targets::gemmini::hardware::HardwareConfig,
+    filter: Option<&str>,
+    output: Option<&Path>,
+) -> Result<(), Reported> {
+    let source = read_source(cli, file)?;
+    let program = accc::dsl::parse_and_check(&source).map_err(|d| report(cli, &source, &d))?;
+    let mut rows: Vec<BenchRow> = Vec::new();
+    let mut kinds: Vec<String> = Vec::new();
+    let dir = tempfile::tempdir().map_err(|e| fail(cli, &format!("cannot create a temporary directory: {e}")))?;
+    let started = std::time::Instant::now();
+    for schedule in &program.schedules {
+        if filter.is_some_and(|f| !schedule.name.contains(f)) {
+            continue;
+        }
+        let kernel = program.kernels[schedule.kernel.index()].name.clone();
+        let kind = schedule.name.split('_').next().unwrap_or("").to_string();
+        if !kinds.contains(&kind) {
+            kinds.push(kind.clone());
+        }
+        eprintln!("bench: {} ({kernel})", schedule.name);
+        let built = gemmini_build(cli, &source, Some(&kernel), Some(&schedule.name), cfg)?;
+        let outcome = emulate_built(cli, cfg, &built, dir.path(), 0)?;
+        let correct = outcome.exit_code == Some(0) && outcome.error.is_none() && outcome.stdout.contains("Correct result");
+        if !correct {
+            return Err(fail(cli, &format!(
+                "schedule `{}` ran incorrectly: {}",
+                schedule.name,
+                outcome.error.clone().unwrap_or_else(|| outcome.stdout.lines().find(|l| l.contains("Incorrect")).unwrap_or("no result").to_string())
+            )));
+        }
+        let figures = outcome.report.unwrap_or_default();
+        let row = match rows.iter_mut().position(|r| r.kernel == kernel) {
+            Some(i) => &mut rows[i],
+            None => {
+                let module = accc::compile(&source, &CompileOptions { kernel: Some(kernel.clone()), ..Default::default() })
+                    .map_err(|d| report(cli, &source, &d))?;
+                let (shape, bound) = gemm_traffic(&module, &kernel, cfg);
+                rows.push(BenchRow {
+                    kernel: kernel.clone(),
+                    shape,
+                    macs: figures.macs,
+                    runs: Vec::new(),
+                    bound,
+                });
+                rows.last_mut().expect("just pushed")
+            }
+        };
+        row.runs.push((
+            kind,
+            Some(figures.cycles),
+            Some(figures.utilization),
+            format!("{}/{}", built.verified.proved, built.verified.steps),
+        ));
+    }
+    let peak = cfg.peak_macs_per_cycle();
+    let mut md = String::new();
+    md.push_str(&format!(
+        "| kernel | shape (M x K x N) | ideal cycles | data movement (max util.) |{}\n",
+        kinds.iter().map(|k| format!(" {k} cycles | {k} util. |")).collect::<String>()
+    ));
+    md.push_str(&format!("|---|---|---:|---:|{}\n", "---:|---:|".repeat(kinds.len())));
+    for r in &rows {
+        let ideal = r.macs.div_ceil(peak);
+        let cells: String = kinds
+            .iter()
+            .map(|k| match r.runs.iter().find(|x| &x.0 == k) {
+                Some((_, Some(c), Some(u), v)) => format!(" {c} | {:.1}%{} |", 100.0 * u, if v.starts_with('0') || v.split('/').next() != v.split('/').nth(1) { format!(" ({v} verified)") } else { String::new() }),
+                _ => " - | - |".to_string(),
+            })
+            .collect();
+        md.push_str(&format!(
+            "| {} | {} | {} | {} ({:.1}%) |{cells}\n",
+            r.kernel,
+            r.shape,
+            ideal,
+            r.bound,
+            (100.0 * ideal as f64 / r.bound.max(1) as f64).min(100.0)
+        ));
+    }
+    print!("{md}");
+    eprintln!("bench: {} schedules in {:.1} s", rows.iter().map(|r| r.runs.len()).sum::<usize>(), started.elapsed().as_secs_f64());
+    if let Some(path) = output {
+        write_bench_doc(cli, path, cfg, &md)?;
+    }
+    Ok(())
+}
+
+/// The shape of a GEMM-like kernel (its inputs' and outputs' sizes) and
+/// the cycles its minimum data movement takes: every input byte moved in
+/// once and every output byte moved out once at `dma.bus_bytes` per cycle
+/// each way, or the ideal compute time if longer.
+fn gemm_traffic(
+    module: &accc::ir::Module,
+    kernel: &str,
+    cfg: &accc::targets::gemmini::hardware::HardwareConfig,
+) -> (String, u64) {
+    use accc::ir::Type;
+    let Some(f) = module.lookup_symbol(kernel) else {
+        return (String::new(), 0);
+    };
+    let Some(entry) = module.entry_block(f, 0) else {
+        return (String::new(), 0);
+    };
+    let mut inputs = 0u64;
+    let mut outputs = 0u64;
+    let mut shapes = Vec::new();
+    for (i, &a) in module.block_args(entry).iter().enumerate() {
+        if let Type::MemRef(mt) = module.value_type(a) {
+            let bytes = mt.shape.iter().product::<i64>() as u64 * match &*mt.elem {
+                Type::Int(n) => u64::from(n.div_ceil(8)),
+                _ => 4,
+            };
+            shapes.push(mt.shape.clone());
+            if accc::ir::dialects::func::arg_attr(module, f, i, "accc.output").is_some() {
+                outputs += bytes;
+            } else {
+                inputs += bytes;
+            }
+        }
+    }
+    let shape = match shapes.as_slice() {
+        [a, b, ..] if a.len() == 2 && b.len() == 2 => format!("{} x {} x {}", a[0], a[1], b[1]),
+        _ => shapes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "),
+    };
+    let bw = u64::from(cfg.dma.bus_bytes);
+    (shape, inputs.div_ceil(bw).max(outputs.div_ceil(bw)))
+}
+
+fn write_bench_doc(
+    cli: &Cli,
+    path: &Path,
+    cfg: &accc::targets::gemmini::hardware::HardwareConfig,
+    table: &str,
+) -> Result<(), Reported> {
+    let text = format!(
+        "# Benchmarks\n\n\
+         ## Gemmini GEMMs on the built-in emulator\n\n\
+         Generated by `accc bench gemmini examples/gemmini.acc -o docs/benchmarks.md` (run it again to\n\
+         regenerate this table). Each schedule of `examples/gemmini.acc` is verified step by step, lowered\n\
+         to Gemmini instructions (verified too), emitted as Gemmini C, built and run on accc's Gemmini\n\
+         emulator (`docs/gemmini-emulator.md`) with DIM {dim}, a {spad} KiB scratchpad, a {acc} KiB\n\
+         accumulator and a {bus} B/cycle DMA; every run's result is compared element by element with the\n\
+         unscheduled kernel compiled as portable C.\n\n\
+         - **ideal cycles**: MACs / DIM^2 ({peak} MACs per cycle).\n\
+         - **data movement**: the cycles the minimum data movement takes (every input byte moved in once,\n\
+         every output byte moved out once, at {bus} bytes per cycle each way), and the utilization it\n\
+         allows (ideal / data movement, at most 100%). At 100% the shape is bound by data movement as\n\
+         much as by compute: no schedule can hide the transfers completely.\n\
+         - **naive**: every 16x16 block of A and B moved in, computed and moved out in turn (Exo's\n\
+         unoptimized code). **library**: the tile sizes of Gemmini's software library\n\
+         (`tiled_matmul_auto`; tiles that do not divide the problem are replaced by the nearest divisor,\n\
+         see the comments in the example). **hand**: the best hand-written schedule.\n\
+         - A cell marks `(p/n verified)` when fewer than all n steps (schedule steps plus the lowering)\n\
+         were proved.\n\n{table}",
+        dim = cfg.dim(),
+        spad = cfg.scratchpad.kib,
+        acc = cfg.accumulator.kib,
+        bus = cfg.dma.bus_bytes,
+        peak = cfg.peak_macs_per_cycle(),
+    );
+    std::fs::write(path, text).map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", path.display())))
 }
 
 /// `accc run --target gemmini`: build, run on the emulator (or the user's
@@ -599,6 +835,7 @@ struct GemminiBuild {
     kernel: String,
     lowered: accc::ir::Module,
     program: accc::targets::gemmini::emit::GemminiProgram,
+    verified: Verified,
 }
 
 /// The Gemmini pipeline of `compile --target gemmini` and `run --target
@@ -624,10 +861,12 @@ fn gemmini_build(
     if cli.print_ir_after_each {
         print_trace(&module, &trace);
     }
-    gate(cli, source, &options, &module, &trace)?;
+    let mut verified = gate(cli, source, &options, &module, &trace)?;
+    verified.steps += 1;
     let kernel = accc::run::pick_kernel(&module, options.kernel.as_deref())
         .map_err(|e| fail(cli, &e.to_string()))?;
-    let lowered = accc::gemmini::lower(&module, &kernel, &intrinsics, &verify_options(cli))
+    let vopts = verify_options(cli);
+    let lowered = accc::gemmini::lower(&module, &kernel, &intrinsics, (!cli.no_verify).then_some(&vopts))
         .map_err(|e| fail(cli, &e.to_string()))?;
     if cli.print_ir_after_each {
         eprintln!(
@@ -637,7 +876,7 @@ fn gemmini_build(
     }
     if !cli.no_verify {
         match &lowered.verdict.verdict {
-            accc::verify::Verdict::Equivalent => {}
+            accc::verify::Verdict::Equivalent => verified.proved += 1,
             accc::verify::Verdict::NotEquivalent { counterexample } => {
                 return Err(fail(
                     cli,
@@ -671,6 +910,7 @@ fn gemmini_build(
         kernel,
         lowered: lowered.module,
         program,
+        verified,
     })
 }
 
@@ -807,16 +1047,20 @@ fn gate(
     options: &CompileOptions,
     module: &accc::ir::Module,
     trace: &accc::passes::schedule::Trace,
-) -> Result<(), Reported> {
+) -> Result<Verified, Reported> {
+    let mut verified = Verified {
+        steps: trace.steps.len(),
+        proved: 0,
+    };
     if trace.steps.is_empty() {
-        return Ok(());
+        return Ok(verified);
     }
     if cli.no_verify {
         eprintln!(
             "warning: --no-verify: the {} schedule step(s) were NOT verified",
             trace.steps.len()
         );
-        return Ok(());
+        return Ok(verified);
     }
     let kernel = accc::run::pick_kernel(module, options.kernel.as_deref())
         .map_err(|e| fail(cli, &e.to_string()))?;
@@ -824,7 +1068,7 @@ fn gate(
     let mut unverified = Vec::new();
     for (i, (entry, outcome)) in trace.steps.iter().zip(&outcomes).enumerate() {
         match &outcome.verdict {
-            accc::verify::Verdict::Equivalent => {}
+            accc::verify::Verdict::Equivalent => verified.proved += 1,
             accc::verify::Verdict::NotEquivalent { counterexample } => {
                 let d = Diagnostic::error(format!(
                     "step {} (`{}`) is not equivalent to the program before it",
@@ -849,7 +1093,7 @@ fn gate(
         }
     }
     if unverified.is_empty() {
-        return Ok(());
+        return Ok(verified);
     }
     let head = format!(
         "warning: {} of {} schedule step(s) could not be verified",
@@ -868,7 +1112,15 @@ fn gate(
     if unverified.iter().any(|(_, _, over)| *over) {
         eprintln!("  (a larger --verify-budget verifies larger kernels, at the cost of time)");
     }
-    Ok(())
+    Ok(verified)
+}
+
+/// How many of a pipeline's steps (schedule steps, and a lowering) the
+/// verifier proved.
+#[derive(Clone, Copy, Debug)]
+struct Verified {
+    steps: usize,
+    proved: usize,
 }
 
 /// One verified comparison: what was compared and the outcome.
@@ -942,7 +1194,7 @@ fn verify_command(
                     });
                 }
                 if gemmini.is_some() {
-                    let lowered = accc::gemmini::lower(&module, &k, &intrinsics, options)
+                    let lowered = accc::gemmini::lower(&module, &k, &intrinsics, Some(options))
                         .map_err(|e| fail(cli, &e.to_string()))?;
                     checked.push(Checked {
                         what: "lowering to gemmini".to_string(),

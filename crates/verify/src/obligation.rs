@@ -463,6 +463,20 @@ fn accessed_memref(m: &Module, op: Op) -> Option<Value> {
     }
 }
 
+/// Is the memory `op` accesses allocated inside a loop (a `let` scalar's
+/// `memref.alloca` in a loop body)? Each iteration then has its own, so
+/// accesses in different iterations never meet: no dependence between
+/// iterations runs through it.
+fn iteration_private(m: &Module, op: Op) -> bool {
+    accessed_memref(m, op)
+        .and_then(|v| m.defining_op(v))
+        .is_some_and(|def| {
+            matches!(m.op_name(def), "memref.alloca" | "memref.alloc")
+                && std::iter::successors(m.parent_op(def), |p| m.parent_op(*p))
+                    .any(|p| m.op_name(p) == "affine.for")
+        })
+}
+
 fn is_access(m: &Module, op: Op) -> bool {
     matches!(
         m.op_name(op),
@@ -1162,6 +1176,7 @@ pub fn dependences(
         for &y in &ops[n..] {
             if !(is_store(after, x) || is_store(after, y))
                 || memref_of(after, x) != memref_of(after, y)
+                || iteration_private(after, x)
             {
                 continue;
             }
@@ -1764,6 +1779,7 @@ pub fn instance_dependences(
         for &(y, ny, oy_st, ky) in &sites[n..] {
             if !(is_store(after, x) || is_store(after, y))
                 || accessed_memref(after, x) != accessed_memref(after, y)
+                || iteration_private(after, x)
             {
                 continue;
             }
