@@ -253,6 +253,9 @@ pub fn tensorize_nest(m: &mut Module, loop_op: Op, intrinsic: &Intrinsic) -> Res
     let (extents, bindings) = match_nest(m, loop_op, intrinsic, true)?;
     let loc = m.op(loop_op).loc.clone();
     let mut operands = Vec::new();
+    // Equal origins (the same constant, the same expression) are one value.
+    let mut constants: HashMap<i64, Value> = HashMap::new();
+    let mut applies: HashMap<(AffineMap, Vec<Value>), Value> = HashMap::new();
     {
         let mut b = Builder::before(m, loop_op).ok_or("the loop is detached")?;
         for binding in &bindings {
@@ -264,10 +267,34 @@ pub fn tensorize_nest(m: &mut Module, loop_op: Op, intrinsic: &Intrinsic) -> Res
                 } => {
                     operands.push(*memref);
                     for e in &origin.results {
+                        // A constant origin is an index constant, made once.
+                        if let Some(c) = e.as_const() {
+                            let v = match constants.get(&c) {
+                                Some(v) => *v,
+                                None => {
+                                    let v = accc_ir::dialects::arith::build_constant(
+                                        &mut b,
+                                        Attribute::index(c),
+                                    );
+                                    constants.insert(c, v);
+                                    v
+                                }
+                            };
+                            operands.push(v);
+                            continue;
+                        }
                         let (results, dims, ops) =
                             affine::compact_dims(vec![e.clone()], map_operands, 0, &[]);
                         let map = AffineMap::new(dims, 0, results);
-                        operands.push(affine::build_apply(&mut b, map, &ops));
+                        let v = match applies.get(&(map.clone(), ops.clone())) {
+                            Some(v) => *v,
+                            None => {
+                                let v = affine::build_apply(&mut b, map.clone(), &ops);
+                                applies.insert((map, ops), v);
+                                v
+                            }
+                        };
+                        operands.push(v);
                     }
                 }
                 Binding::Scalar(v) => operands.push(*v),

@@ -315,7 +315,7 @@ impl<'a> Emitter<'a> {
                     s
                 }
             }
-            None => format!("v{}", self.names.len()),
+            None => format!("x{}", self.names.len()),
         };
         let mut name = base.clone();
         let mut k = 1;

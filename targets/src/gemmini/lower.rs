@@ -285,16 +285,25 @@ fn chunk(
     let mut chunks = Vec::new();
     for (rc, rs, ro) in segments(rows, max_rows) {
         for (cc, cs, co) in segments(cols, max_cols) {
-            let mut b = Builder::before(m, nest).ok_or_else(|| internal("detached nest"))?;
-            let (_, rq, rb) = affine::build_for(&mut b, Bound::constant(0), Bound::constant(rc), 1);
-            let mut b = Builder::before_terminator(m, rb);
-            let (_, cq, cb) = affine::build_for(&mut b, Bound::constant(0), Bound::constant(cc), 1);
-            let mut b = Builder::before_terminator(m, cb);
-            let (r_loop, ri, rib) =
-                affine::build_for(&mut b, Bound::constant(0), Bound::constant(rs), 1);
+            // A loop over the chunks of a dimension only when there are
+            // several; one chunk is index 0.
+            let mut at = nest;
+            let chunk_loop = |m: &mut Module, at: &mut Op, count: i64| -> Result<Option<Value>, GemminiError> {
+                if count == 1 {
+                    return Ok(None);
+                }
+                let mut b = Builder::before(m, *at).ok_or_else(|| internal("detached nest"))?;
+                let (_, iv, body) = affine::build_for(&mut b, Bound::constant(0), Bound::constant(count), 1);
+                let y = m.block_terminator(body).ok_or_else(|| internal("a loop without a yield"))?;
+                *at = y;
+                Ok(Some(iv))
+            };
+            let rq = chunk_loop(m, &mut at, rc)?;
+            let cq = chunk_loop(m, &mut at, cc)?;
+            let mut b = Builder::before(m, at).ok_or_else(|| internal("detached nest"))?;
+            let (r_loop, ri, rib) = affine::build_for(&mut b, Bound::constant(0), Bound::constant(rs), 1);
             let mut b = Builder::before_terminator(m, rib);
-            let (_, ci, cib) =
-                affine::build_for(&mut b, Bound::constant(0), Bound::constant(cs), 1);
+            let (_, ci, cib) = affine::build_for(&mut b, Bound::constant(0), Bound::constant(cs), 1);
             let mut map = ValueMap::new();
             let yield_op = m
                 .block_terminator(cib)
@@ -309,15 +318,23 @@ fn chunk(
                 clones.push(c);
             }
             // r = ro + rq * rs + ri, c = co + cq * cs + ci.
-            let expr = |off: i64, size: i64| {
-                AffineExpr::constant(off)
-                    .add(AffineExpr::dim(0).mul(AffineExpr::constant(size)))
-                    .add(AffineExpr::dim(1))
+            let expr = |off: i64, size: i64, chunked: bool| {
+                let inner = if chunked { AffineExpr::dim(1) } else { AffineExpr::dim(0) };
+                let base = AffineExpr::constant(off).add(inner);
+                if chunked {
+                    base.add(AffineExpr::dim(0).mul(AffineExpr::constant(size)))
+                } else {
+                    base
+                }
+            };
+            let dims = |q: Option<Value>, i: Value| match q {
+                Some(q) => vec![q, i],
+                None => vec![i],
             };
             for &c in &clones {
                 for (iv, new, e) in [
-                    (r_iv, [rq, ri], expr(ro, rs)),
-                    (c_iv, [cq, ci], expr(co, cs)),
+                    (r_iv, dims(rq, ri), expr(ro, rs, rq.is_some())),
+                    (c_iv, dims(cq, ci), expr(co, cs, cq.is_some())),
                 ] {
                     if m.operands(c).contains(&iv) && !affine::substitute_dim(m, c, iv, &new, &e) {
                         return Err(GemminiError::Unsupported {
