@@ -289,8 +289,8 @@ const MUTATIONS: &[Mutation] = &[
     m(
         "compute_at: halo one row short",
         "computed",
-        "affine_map<(d0) -> (d0 + 3)>(%y)",
-        "affine_map<(d0) -> (d0 + 2)>(%y)",
+        "affine.for %y_1 = 0 to 3 {",
+        "affine.for %y_1 = 0 to 2 {",
     ),
     m(
         "reuse_at: slide loads the wrong row",

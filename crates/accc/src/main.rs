@@ -482,9 +482,12 @@ fn emulate_built(
     let c_file = dir.join(format!("{}.c", built.kernel));
     std::fs::write(&c_file, &built.program.source)
         .map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", c_file.display())))?;
-    let lib = host::build(std::slice::from_ref(&c_file), dir, dir).map_err(|e| fail(cli, &e.to_string()))?;
-    let exe = std::env::current_exe().map_err(|e| fail(cli, &format!("cannot find the accc executable: {e}")))?;
-    host::run(&exe, &[GEMMINI_HOST], &lib, cfg, &[seed.to_string()], None).map_err(|e| fail(cli, &e.to_string()))
+    let lib = host::build(std::slice::from_ref(&c_file), dir, dir)
+        .map_err(|e| fail(cli, &e.to_string()))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| fail(cli, &format!("cannot find the accc executable: {e}")))?;
+    host::run(&exe, &[GEMMINI_HOST], &lib, cfg, &[seed.to_string()], None)
+        .map_err(|e| fail(cli, &e.to_string()))
 }
 
 /// One row of `accc bench gemmini`: a kernel and its schedules' runs.
@@ -511,7 +514,8 @@ fn bench_gemmini(
     let program = accc::dsl::parse_and_check(&source).map_err(|d| report(cli, &source, &d))?;
     let mut rows: Vec<BenchRow> = Vec::new();
     let mut kinds: Vec<String> = Vec::new();
-    let dir = tempfile::tempdir().map_err(|e| fail(cli, &format!("cannot create a temporary directory: {e}")))?;
+    let dir = tempfile::tempdir()
+        .map_err(|e| fail(cli, &format!("cannot create a temporary directory: {e}")))?;
     let started = std::time::Instant::now();
     for schedule in &program.schedules {
         if filter.is_some_and(|f| !schedule.name.contains(f)) {
@@ -525,20 +529,36 @@ fn bench_gemmini(
         eprintln!("bench: {} ({kernel})", schedule.name);
         let built = gemmini_build(cli, &source, Some(&kernel), Some(&schedule.name), cfg)?;
         let outcome = emulate_built(cli, cfg, &built, dir.path(), 0)?;
-        let correct = outcome.exit_code == Some(0) && outcome.error.is_none() && outcome.stdout.contains("Correct result");
+        let correct = outcome.exit_code == Some(0)
+            && outcome.error.is_none()
+            && outcome.stdout.contains("Correct result");
         if !correct {
-            return Err(fail(cli, &format!(
-                "schedule `{}` ran incorrectly: {}",
-                schedule.name,
-                outcome.error.clone().unwrap_or_else(|| outcome.stdout.lines().find(|l| l.contains("Incorrect")).unwrap_or("no result").to_string())
-            )));
+            return Err(fail(
+                cli,
+                &format!(
+                    "schedule `{}` ran incorrectly: {}",
+                    schedule.name,
+                    outcome.error.clone().unwrap_or_else(|| outcome
+                        .stdout
+                        .lines()
+                        .find(|l| l.contains("Incorrect"))
+                        .unwrap_or("no result")
+                        .to_string())
+                ),
+            ));
         }
         let figures = outcome.report.unwrap_or_default();
         let row = match rows.iter_mut().position(|r| r.kernel == kernel) {
             Some(i) => &mut rows[i],
             None => {
-                let module = accc::compile(&source, &CompileOptions { kernel: Some(kernel.clone()), ..Default::default() })
-                    .map_err(|d| report(cli, &source, &d))?;
+                let module = accc::compile(
+                    &source,
+                    &CompileOptions {
+                        kernel: Some(kernel.clone()),
+                        ..Default::default()
+                    },
+                )
+                .map_err(|d| report(cli, &source, &d))?;
                 let (shape, bound) = gemm_traffic(&module, &kernel, cfg);
                 rows.push(BenchRow {
                     kernel: kernel.clone(),
@@ -561,15 +581,29 @@ fn bench_gemmini(
     let mut md = String::new();
     md.push_str(&format!(
         "| kernel | shape (M x K x N) | ideal cycles | data movement (max util.) |{}\n",
-        kinds.iter().map(|k| format!(" {k} cycles | {k} util. |")).collect::<String>()
+        kinds
+            .iter()
+            .map(|k| format!(" {k} cycles | {k} util. |"))
+            .collect::<String>()
     ));
-    md.push_str(&format!("|---|---|---:|---:|{}\n", "---:|---:|".repeat(kinds.len())));
+    md.push_str(&format!(
+        "|---|---|---:|---:|{}\n",
+        "---:|---:|".repeat(kinds.len())
+    ));
     for r in &rows {
         let ideal = r.macs.div_ceil(peak);
         let cells: String = kinds
             .iter()
             .map(|k| match r.runs.iter().find(|x| &x.0 == k) {
-                Some((_, Some(c), Some(u), v)) => format!(" {c} | {:.1}%{} |", 100.0 * u, if v.starts_with('0') || v.split('/').next() != v.split('/').nth(1) { format!(" ({v} verified)") } else { String::new() }),
+                Some((_, Some(c), Some(u), v)) => format!(
+                    " {c} | {:.1}%{} |",
+                    100.0 * u,
+                    if v.starts_with('0') || v.split('/').next() != v.split('/').nth(1) {
+                        format!(" ({v} verified)")
+                    } else {
+                        String::new()
+                    }
+                ),
                 _ => " - | - |".to_string(),
             })
             .collect();
@@ -583,7 +617,11 @@ fn bench_gemmini(
         ));
     }
     print!("{md}");
-    eprintln!("bench: {} schedules in {:.1} s", rows.iter().map(|r| r.runs.len()).sum::<usize>(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "bench: {} schedules in {:.1} s",
+        rows.iter().map(|r| r.runs.len()).sum::<usize>(),
+        started.elapsed().as_secs_f64()
+    );
     if let Some(path) = output {
         write_bench_doc(cli, path, cfg, &md)?;
     }
@@ -611,10 +649,11 @@ fn gemm_traffic(
     let mut shapes = Vec::new();
     for (i, &a) in module.block_args(entry).iter().enumerate() {
         if let Type::MemRef(mt) = module.value_type(a) {
-            let bytes = mt.shape.iter().product::<i64>() as u64 * match &*mt.elem {
-                Type::Int(n) => u64::from(n.div_ceil(8)),
-                _ => 4,
-            };
+            let bytes = mt.shape.iter().product::<i64>() as u64
+                * match &*mt.elem {
+                    Type::Int(n) => u64::from(n.div_ceil(8)),
+                    _ => 4,
+                };
             shapes.push(mt.shape.clone());
             if accc::ir::dialects::func::arg_attr(module, f, i, "accc.output").is_some() {
                 outputs += bytes;
@@ -625,7 +664,11 @@ fn gemm_traffic(
     }
     let shape = match shapes.as_slice() {
         [a, b, ..] if a.len() == 2 && b.len() == 2 => format!("{} x {} x {}", a[0], a[1], b[1]),
-        _ => shapes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "),
+        _ => shapes
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
     };
     let bw = u64::from(cfg.dma.bus_bytes);
     (shape, inputs.div_ceil(bw).max(outputs.div_ceil(bw)))
@@ -663,7 +706,8 @@ fn write_bench_doc(
         bus = cfg.dma.bus_bytes,
         peak = cfg.peak_macs_per_cycle(),
     );
-    std::fs::write(path, text).map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", path.display())))
 }
 
 /// `accc run --target gemmini`: build, run on the emulator (or the user's
@@ -866,8 +910,13 @@ fn gemmini_build(
     let kernel = accc::run::pick_kernel(&module, options.kernel.as_deref())
         .map_err(|e| fail(cli, &e.to_string()))?;
     let vopts = verify_options(cli);
-    let lowered = accc::gemmini::lower(&module, &kernel, &intrinsics, (!cli.no_verify).then_some(&vopts))
-        .map_err(|e| fail(cli, &e.to_string()))?;
+    let lowered = accc::gemmini::lower(
+        &module,
+        &kernel,
+        &intrinsics,
+        (!cli.no_verify).then_some(&vopts),
+    )
+    .map_err(|e| fail(cli, &e.to_string()))?;
     if cli.print_ir_after_each {
         eprintln!(
             "// -----// IR after lowering to Gemmini //----- //\n{}",

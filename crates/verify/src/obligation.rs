@@ -150,6 +150,9 @@ struct Space<'m> {
     inexact: bool,
     /// Quotient and remainder variables, by dividend and divisor.
     divisions: HashMap<String, (Int, Int)>,
+    /// The constraints defining the quotient and remainder variables
+    /// (functions of the other variables, not limits of the space).
+    defs: Vec<Bool>,
     /// The qualified name of the innermost named loop entered so far.
     last_loop: Option<String>,
     aux: Vec<Int>,
@@ -166,6 +169,7 @@ impl<'m> Space<'m> {
             shown: Vec::new(),
             inexact: false,
             divisions: HashMap::new(),
+            defs: Vec::new(),
             last_loop: None,
             aux: Vec::new(),
         }
@@ -358,10 +362,11 @@ impl<'m> Space<'m> {
         let q = Int::new_const(format!("{}q#{n}", self.prefix));
         let r = Int::new_const(format!("{}r#{n}", self.prefix));
         let c = Int::from_i64(c);
-        self.facts.push((
-            None,
-            Bool::and(&[a.eq(&(&(&c * &q) + &r)), r.ge(Int::from_i64(0)), r.lt(&c)]),
-        ));
+        self.defs.push(Bool::and(&[
+            a.eq(&(&(&c * &q) + &r)),
+            r.ge(Int::from_i64(0)),
+            r.lt(&c),
+        ]));
         self.aux.push(q.clone());
         self.aux.push(r.clone());
         self.divisions.insert(key, (q.clone(), r.clone()));
@@ -437,7 +442,25 @@ impl<'m> Space<'m> {
     }
 
     fn all_facts(&self) -> Vec<Bool> {
+        self.facts
+            .iter()
+            .map(|(_, f)| f.clone())
+            .chain(self.defs.iter().cloned())
+            .collect()
+    }
+
+    /// The limits of the space alone (loops and branches), without the
+    /// definitions of division results.
+    fn limits(&self) -> Vec<Bool> {
         self.facts.iter().map(|(_, f)| f.clone()).collect()
+    }
+
+    /// Are all of this space's loop variables also variables of `other`
+    /// (the same loops, by name)?
+    fn tied_to(&self, other: &Space) -> bool {
+        self.shown
+            .iter()
+            .all(|(name, _)| other.shown.iter().any(|(n, _)| n == name))
     }
 
     /// `(i = 3, k = 0)` from a model.
@@ -809,6 +832,7 @@ pub fn split_coverage(
             name == Some(oq.as_str()) || name == Some(iq.as_str())
         });
         let mut facts: Vec<Bool> = around.into_iter().map(|(_, f)| f).collect();
+        facts.extend(c.defs.iter().cloned());
         facts.push(k.ge(Int::from_i64(0)));
         facts.push(k.lt(Int::from_i64(trips)));
         facts.push(Bool::and(&inside.into_iter().map(|(_, f)| f).collect::<Vec<_>>()).not());
@@ -1461,31 +1485,46 @@ pub fn instances_covered(
 ) -> Result<(), Failure> {
     let copies_of = statements(after, kernel)?;
     let relaid = relaid_memrefs(before, after, kernel)?;
-    for st in statements(before, kernel)? {
-        let copies: Vec<&Statement> = copies_of.iter().filter(|c| c.keys == st.keys).collect();
-        if copies.is_empty() {
+    let originals_all = statements(before, kernel)?;
+    // Statements with the same accesses at the same places (a pipeline's
+    // prologue and steady state, the chunks of a copy, two uses of one
+    // intrinsic) form one group: the copies of a group must together run
+    // the instances of all its originals.
+    let mut groups: Vec<(&Vec<String>, Vec<&Statement>)> = Vec::new();
+    for st in &originals_all {
+        match groups.iter_mut().find(|(k, _)| **k == st.keys) {
+            Some((_, g)) => g.push(st),
+            None => groups.push((&st.keys, vec![st])),
+        }
+    }
+    for (keys, originals) in groups {
+        let copies: Vec<&Statement> = copies_of.iter().filter(|c| c.keys == *keys).collect();
+        if copies.is_empty() || keys.is_empty() {
             continue;
         }
-        if st.keys.is_empty() {
-            continue;
-        }
-        let mut o = Space::new(before, "o.");
-        if !o.enter_around(st.store) {
-            return Err(Failure::Undecided(format!(
-                "the loops around {} are not affine",
-                describe(before, st.store)
-            )));
-        }
-        let Some(sig) = signature(&mut o, &st, &relaid) else {
-            return Err(Failure::Undecided(format!(
-                "an index of the statement of {} is not affine",
-                describe(before, st.store)
-            )));
+        // The originals' spaces and signatures (each entered once per use).
+        let original_space = |st: &Statement, prefix: &str| -> Result<(Space, Vec<Int>), Failure> {
+            let mut o = Space::new(before, prefix);
+            if !o.enter_around(st.store) {
+                return Err(Failure::Undecided(format!(
+                    "the loops around {} are not affine",
+                    describe(before, st.store)
+                )));
+            }
+            let sig = signature(&mut o, st, &relaid).ok_or_else(|| {
+                Failure::Undecided(format!(
+                    "an index of the statement of {} is not affine",
+                    describe(before, st.store)
+                ))
+            })?;
+            if o.inexact {
+                return Err(Failure::Undecided(format!(
+                    "the loops around {} are not modelled exactly",
+                    describe(before, st.store)
+                )));
+            }
+            Ok((o, sig))
         };
-        // Coverage: an instance of the original that no copy runs. The
-        // copies' spaces must be exact: a copy over-approximated could
-        // cover an instance it never runs.
-        let mut facts = o.all_facts();
         let mut spaces = Vec::new();
         for (n, c) in copies.iter().enumerate() {
             let mut s = Space::new(after, &format!("c{n}."));
@@ -1505,37 +1544,76 @@ pub fn instances_covered(
                     describe(after, c.store)
                 )));
             }
-            let same: Vec<Bool> = sig.iter().zip(&csig).map(|(a, b)| a.eq(b)).collect();
-            let body = Bool::and(&[Bool::and(&s.all_facts()), Bool::and(&same)]).not();
-            facts.push(z3::ast::forall_const(&s.variables(), &[], &body));
             spaces.push((s, csig));
         }
-        check(cache, &facts, !o.inexact, |model| {
-            format!(
-                "{} in iteration {} (accessing [{}]) does not run in any copy of it after the step",
-                describe(before, st.store),
-                o.show(model),
-                model_values(model, &sig)
-            )
-        })?;
-        // The converse: an instance of a copy that is no instance of the
-        // original (a loop running too long inside a larger buffer).
-        if o.inexact {
-            return Err(Failure::Undecided(format!(
-                "the loops around {} are not modelled exactly",
-                describe(before, st.store)
-            )));
+        // Coverage: an instance of an original that no copy runs. First
+        // the copy that keeps the original's loops (the same names): one
+        // quantifier-free query; else every copy, quantified.
+        'originals: for st in &originals {
+            let (o, sig) = original_space(st, "o.")?;
+            for c in &copies {
+                let mut tied = Space::new(after, "o.");
+                if !tied.enter_around(c.store) || tied.inexact {
+                    continue;
+                }
+                let Some(tsig) = signature(&mut tied, c, &relaid) else {
+                    continue;
+                };
+                if !tied.tied_to(&o) {
+                    continue;
+                }
+                let same: Vec<Bool> = sig.iter().zip(&tsig).map(|(a, b)| a.eq(b)).collect();
+                let mut facts = o.all_facts();
+                facts.extend(tied.defs.iter().cloned());
+                facts.push(Bool::and(&[Bool::and(&tied.limits()), Bool::and(&same)]).not());
+                if let Ok(None) = cache.solve(&facts) {
+                    continue 'originals;
+                }
+            }
+            let mut facts = o.all_facts();
+            for (s, csig) in &spaces {
+                let same: Vec<Bool> = sig.iter().zip(csig).map(|(a, b)| a.eq(b)).collect();
+                let body = Bool::and(&[Bool::and(&s.all_facts()), Bool::and(&same)]).not();
+                facts.push(z3::ast::forall_const(&s.variables(), &[], &body));
+            }
+            check(cache, &facts, true, |model| {
+                format!(
+                    "{} in iteration {} (accessing [{}]) does not run in any copy of it after the step",
+                    describe(before, st.store),
+                    o.show(model),
+                    model_values(model, &sig)
+                )
+            })?;
         }
-        for (c, (s, csig)) in copies.iter().zip(&spaces) {
-            let mut r = Space::new(before, "r.");
-            r.enter_around(st.store);
-            let Some(rsig) = signature(&mut r, &st, &relaid) else {
-                continue;
-            };
-            let same: Vec<Bool> = rsig.iter().zip(csig).map(|(a, b)| a.eq(b)).collect();
-            let body = Bool::and(&[Bool::and(&r.all_facts()), Bool::and(&same)]).not();
+        // The converse: an instance of a copy that is an instance of no
+        // original (a loop running too long inside a larger buffer).
+        'copies: for (n_copy, (c, (s, csig))) in copies.iter().zip(&spaces).enumerate() {
+            for st in &originals {
+                let mut tied = Space::new(before, &format!("c{n_copy}."));
+                if !tied.enter_around(st.store) || tied.inexact {
+                    continue;
+                }
+                let Some(tsig) = signature(&mut tied, st, &relaid) else {
+                    continue;
+                };
+                if !tied.tied_to(s) {
+                    continue;
+                }
+                let same: Vec<Bool> = tsig.iter().zip(csig).map(|(a, b)| a.eq(b)).collect();
+                let mut facts = s.all_facts();
+                facts.extend(tied.defs.iter().cloned());
+                facts.push(Bool::and(&[Bool::and(&tied.limits()), Bool::and(&same)]).not());
+                if let Ok(None) = cache.solve(&facts) {
+                    continue 'copies;
+                }
+            }
             let mut facts = s.all_facts();
-            facts.push(z3::ast::forall_const(&r.variables(), &[], &body));
+            for (n, st) in originals.iter().enumerate() {
+                let (r, rsig) = original_space(st, &format!("r{n}."))?;
+                let same: Vec<Bool> = rsig.iter().zip(csig).map(|(a, b)| a.eq(b)).collect();
+                let body = Bool::and(&[Bool::and(&r.all_facts()), Bool::and(&same)]).not();
+                facts.push(z3::ast::forall_const(&r.variables(), &[], &body));
+            }
             check(cache, &facts, true, |model| {
                 format!(
                     "{} in iteration {} (accessing [{}]) is no instance of the statement before the step",
@@ -1545,28 +1623,38 @@ pub fn instances_covered(
                 )
             })?;
         }
-        // Duplicates, when the original runs no instance twice (each pair
-        // of copies is a query).
-        if copies.len() > MAX_COPIES {
+        // Duplicates, when the originals run no instance twice (each pair
+        // of statements is a query).
+        if copies.len() > MAX_COPIES || originals.len() > MAX_COPIES {
             return Err(Failure::Undecided(format!(
                 "{} has {} copies; at most {MAX_COPIES} are compared pairwise",
-                describe(before, st.store),
-                copies.len()
+                describe(before, originals[0].store),
+                copies.len().max(originals.len())
             )));
         }
-        let mut o2 = Space::new(before, "o2.");
-        o2.enter_around(st.store);
-        let Some(sig2) = signature(&mut o2, &st, &relaid) else {
+        let mut originals_twice = false;
+        'pairs: for i in 0..originals.len() {
+            for j in i..originals.len() {
+                let (o1, sig1) = original_space(originals[i], "o1.")?;
+                let (o2, sig2) = original_space(originals[j], "o2.")?;
+                let mut facts = o1.all_facts();
+                facts.extend(o2.all_facts());
+                facts.extend(sig1.iter().zip(&sig2).map(|(a, b)| a.eq(b)));
+                if i == j {
+                    facts.push(distinct(&o1, &o2));
+                }
+                match cache.solve(&facts) {
+                    Ok(None) => {}
+                    Ok(Some(_)) => {
+                        originals_twice = true;
+                        break 'pairs;
+                    }
+                    Err(why) => return Err(Failure::Undecided(format!("z3: {why}"))),
+                }
+            }
+        }
+        if originals_twice {
             continue;
-        };
-        let mut facts = o.all_facts();
-        facts.extend(o2.all_facts());
-        facts.extend(sig.iter().zip(&sig2).map(|(a, b)| a.eq(b)));
-        facts.push(distinct(&o, &o2));
-        match cache.solve(&facts) {
-            Ok(None) => {}
-            Ok(Some(_)) => continue,
-            Err(why) => return Err(Failure::Undecided(format!("z3: {why}"))),
         }
         for i in 0..spaces.len() {
             for j in i..spaces.len() {

@@ -28,7 +28,7 @@ use accc_ir::affine::{AffineExpr, AffineMap};
 use accc_ir::attrs::Attribute;
 use accc_ir::dialects::affine::{self, Bound};
 use accc_ir::types::{MemorySpace, Type};
-use accc_ir::{Builder, Module, Op, OpSpec, Value, ValueMap};
+use accc_ir::{Builder, Location, Module, Op, OpSpec, Value, ValueMap};
 
 use super::loops::{body_ops, find_loop, internal};
 use super::{Args, ScheduleError, StepReport};
@@ -301,12 +301,29 @@ pub fn tensorize_nest(m: &mut Module, loop_op: Op, intrinsic: &Intrinsic) -> Res
             }
         }
     }
+    // The source locations of the matched operations: the expanded nest
+    // keeps them, so its statements are the nest's own to the verifier and
+    // in messages.
+    let (loops, _) = nest(m, loop_op, intrinsic.loops.len())?;
+    let body_locs: Vec<Attribute> = body_ops(m, *loops.last().ok_or("an empty nest")?)
+        .into_iter()
+        .filter(|o| m.op_name(*o) != "arith.constant")
+        .map(|o| match &m.op(o).loc {
+            Location::FileLineCol { file, line, col } => Attribute::Array(vec![
+                Attribute::string(file.clone()),
+                Attribute::i64(i64::from(*line)),
+                Attribute::i64(i64::from(*col)),
+            ]),
+            Location::Unknown => Attribute::Unit,
+        })
+        .collect();
     let spec = OpSpec::new(intrinsic.name.clone())
         .operands(operands)
         .attr(
             "extents",
             Attribute::Array(extents.iter().map(|e| Attribute::i64(*e)).collect()),
         )
+        .attr("body_locs", Attribute::Array(body_locs))
         .loc(loc);
     let op = m.create_op(spec);
     let (block, at) = m.op_position(loop_op).ok_or("the loop is detached")?;
@@ -750,8 +767,29 @@ fn expand_op(m: &mut Module, op: Op, intr: &Intrinsic) -> Result<(), String> {
         map.insert(*p, *v);
     }
     let terminator = m.block_terminator(body);
+    let mut locs = m
+        .attr(op, "body_locs")
+        .and_then(Attribute::as_array)
+        .map(|a| a.to_vec())
+        .unwrap_or_default()
+        .into_iter();
     for io in intr.body() {
         let c = clone_foreign(m, im, io, &mut map)?;
+        if im.op_name(io) != "arith.constant" {
+            if let Some(Attribute::Array(parts)) = locs.next() {
+                if let [file, line, col] = parts.as_slice() {
+                    if let (Some(file), Some(line), Some(col)) =
+                        (file.as_str(), line.as_int(), col.as_int())
+                    {
+                        m.op_mut(c).loc = Location::FileLineCol {
+                            file: file.to_string(),
+                            line: line as u32,
+                            col: col as u32,
+                        };
+                    }
+                }
+            }
+        }
         match terminator {
             Some(t) => {
                 let (blk, pos) = m.op_position(t).ok_or("no terminator position")?;

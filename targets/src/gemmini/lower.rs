@@ -288,22 +288,28 @@ fn chunk(
             // A loop over the chunks of a dimension only when there are
             // several; one chunk is index 0.
             let mut at = nest;
-            let chunk_loop = |m: &mut Module, at: &mut Op, count: i64| -> Result<Option<Value>, GemminiError> {
-                if count == 1 {
-                    return Ok(None);
-                }
-                let mut b = Builder::before(m, *at).ok_or_else(|| internal("detached nest"))?;
-                let (_, iv, body) = affine::build_for(&mut b, Bound::constant(0), Bound::constant(count), 1);
-                let y = m.block_terminator(body).ok_or_else(|| internal("a loop without a yield"))?;
-                *at = y;
-                Ok(Some(iv))
-            };
+            let chunk_loop =
+                |m: &mut Module, at: &mut Op, count: i64| -> Result<Option<Value>, GemminiError> {
+                    if count == 1 {
+                        return Ok(None);
+                    }
+                    let mut b = Builder::before(m, *at).ok_or_else(|| internal("detached nest"))?;
+                    let (_, iv, body) =
+                        affine::build_for(&mut b, Bound::constant(0), Bound::constant(count), 1);
+                    let y = m
+                        .block_terminator(body)
+                        .ok_or_else(|| internal("a loop without a yield"))?;
+                    *at = y;
+                    Ok(Some(iv))
+                };
             let rq = chunk_loop(m, &mut at, rc)?;
             let cq = chunk_loop(m, &mut at, cc)?;
             let mut b = Builder::before(m, at).ok_or_else(|| internal("detached nest"))?;
-            let (r_loop, ri, rib) = affine::build_for(&mut b, Bound::constant(0), Bound::constant(rs), 1);
+            let (r_loop, ri, rib) =
+                affine::build_for(&mut b, Bound::constant(0), Bound::constant(rs), 1);
             let mut b = Builder::before_terminator(m, rib);
-            let (_, ci, cib) = affine::build_for(&mut b, Bound::constant(0), Bound::constant(cs), 1);
+            let (_, ci, cib) =
+                affine::build_for(&mut b, Bound::constant(0), Bound::constant(cs), 1);
             let mut map = ValueMap::new();
             let yield_op = m
                 .block_terminator(cib)
@@ -319,7 +325,11 @@ fn chunk(
             }
             // r = ro + rq * rs + ri, c = co + cq * cs + ci.
             let expr = |off: i64, size: i64, chunked: bool| {
-                let inner = if chunked { AffineExpr::dim(1) } else { AffineExpr::dim(0) };
+                let inner = if chunked {
+                    AffineExpr::dim(1)
+                } else {
+                    AffineExpr::dim(0)
+                };
                 let base = AffineExpr::constant(off).add(inner);
                 if chunked {
                     base.add(AffineExpr::dim(0).mul(AffineExpr::constant(size)))
