@@ -154,12 +154,18 @@ fn internal(e: impl std::fmt::Display) -> GemminiError {
 }
 
 /// Perfect two-loop nests with straight-line bodies that touch a local
-/// memory, outermost loop first, in program order.
+/// memory and are not the inner part of a deeper perfect nest (a compute
+/// nest left untensorized), outermost loop first, in program order.
 fn data_nests(m: &Module, func: Op) -> Vec<Op> {
     let mut out = Vec::new();
     for l in m.walk_ops(func) {
         if m.op_name(l) != "affine.for" {
             continue;
+        }
+        if let Some(parent) = m.parent_op(l).filter(|p| m.op_name(*p) == "affine.for") {
+            if body(m, parent) == [l] {
+                continue;
+            }
         }
         let body = body(m, l);
         let [inner] = body.as_slice() else {
@@ -388,7 +394,7 @@ fn check_lowered(m: &Module, func: Op) -> Result<(), GemminiError> {
             }
             continue;
         }
-        let outer = outermost_loop(m, o);
+        let outer = nest_head(m, o);
         let hint = match outer
             .and_then(|l| m.attr(l, "loop_name"))
             .and_then(|a| a.as_str())
@@ -406,16 +412,17 @@ fn check_lowered(m: &Module, func: Op) -> Result<(), GemminiError> {
     Ok(())
 }
 
-fn outermost_loop(m: &Module, op: Op) -> Option<Op> {
-    let mut found = None;
-    let mut cur = m.parent_op(op);
-    while let Some(p) = cur {
-        if m.op_name(p) == "affine.for" {
-            found = Some(p);
+/// The outermost loop of the perfect nest around `op` (what a
+/// `tensorize` would name).
+fn nest_head(m: &Module, op: Op) -> Option<Op> {
+    let mut head = m.parent_op(op).filter(|p| m.op_name(*p) == "affine.for")?;
+    while let Some(p) = m.parent_op(head).filter(|p| m.op_name(*p) == "affine.for") {
+        if body(m, p) != [head] {
+            break;
         }
-        cur = m.parent_op(p);
+        head = p;
     }
-    found
+    Some(head)
 }
 
 /// The intrinsic an op of the Gemmini dialect stands for.
