@@ -153,36 +153,33 @@ fn internal(e: impl std::fmt::Display) -> GemminiError {
     GemminiError::Internal(e.to_string())
 }
 
-/// Perfect two-loop nests with straight-line bodies that touch a local
-/// memory and are not the inner part of a deeper perfect nest (a compute
-/// nest left untensorized), outermost loop first, in program order.
+/// The innermost two loops of every perfect nest whose innermost body is
+/// straight-line code touching a local memory, in program order: the
+/// candidates for one instruction each (outer loops of a deeper nest, such
+/// as the rows of a staged image, stay loops around it). A nest no
+/// data-movement instruction matches is left for [`check_lowered`] to
+/// report (an untensorized compute nest).
 fn data_nests(m: &Module, func: Op) -> Vec<Op> {
     let mut out = Vec::new();
     for l in m.walk_ops(func) {
         if m.op_name(l) != "affine.for" {
             continue;
         }
-        if let Some(parent) = m.parent_op(l).filter(|p| m.op_name(*p) == "affine.for") {
-            if body(m, parent) == [l] {
-                continue;
-            }
-        }
-        let body = body(m, l);
-        let [inner] = body.as_slice() else {
-            continue;
-        };
-        if m.op_name(*inner) != "affine.for" {
-            continue;
-        }
-        let inner_body = self::body(m, *inner);
+        let inner_body = body(m, l);
         if inner_body.iter().any(|o| !m.op_regions(*o).is_empty()) {
             continue;
         }
-        let local = inner_body
-            .iter()
-            .any(|o| affine::access_memref(m, *o).is_some_and(|v| memory_space(m, v).is_some()));
+        let Some(parent) = m.parent_op(l).filter(|p| m.op_name(*p) == "affine.for") else {
+            continue;
+        };
+        if body(m, parent) != [l] {
+            continue;
+        }
+        let local = inner_body.iter().any(|o| {
+            affine::access_memref(m, *o).is_some_and(|v| memory_space(m, v).is_some())
+        });
         if local {
-            out.push(l);
+            out.push(parent);
         }
     }
     out
@@ -243,6 +240,11 @@ fn lower_nest(m: &mut Module, nest: Op, intrinsics: &IntrinsicSet) -> Result<(),
                 what: format!("a chunk of this nest does not match `{name}`: {e}"),
             })?;
         }
+        return Ok(());
+    }
+    // Inside a deeper nest: a compute nest left untensorized, reported by
+    // `check_lowered` at the nest's head with the hint to tensorize it.
+    if m.parent_op(nest).is_some_and(|p| m.op_name(p) == "affine.for" && body(m, p) == [nest]) {
         return Ok(());
     }
     Err(not_lowered(m, nest, reasons.join("; ")))
