@@ -180,9 +180,9 @@ enum Command {
         /// The target (only gemmini).
         #[arg(value_enum)]
         target: BenchTarget,
-        /// The .acc file with the kernels and schedules.
-        #[arg(default_value = "examples/gemmini.acc")]
-        file: PathBuf,
+        /// The .acc files with the kernels and schedules.
+        #[arg(default_values = ["examples/gemmini.acc", "examples/gemmini_conv.acc"])]
+        files: Vec<PathBuf>,
         /// The Gemmini hardware description.
         #[arg(long, value_name = "CFG")]
         hw: Option<PathBuf>,
@@ -418,13 +418,13 @@ fn run(cli: &Cli) -> Result<(), Reported> {
         }
         Command::Bench {
             target: BenchTarget::Gemmini,
-            file,
+            files,
             hw,
             filter,
             output,
         } => {
             let cfg = hardware(cli, hw.as_deref())?;
-            bench_gemmini(cli, file, &cfg, filter.as_deref(), output.as_deref())
+            bench_gemmini(cli, files, &cfg, filter.as_deref(), output.as_deref())
         }
         Command::Emulate {
             sources,
@@ -502,80 +502,82 @@ struct BenchRow {
     bound: u64,
 }
 
-/// `accc bench gemmini FILE`.
+/// `accc bench gemmini FILE...`.
 fn bench_gemmini(
     cli: &Cli,
-    file: &Path,
+    files: &[PathBuf],
     cfg: &accc::targets::gemmini::hardware::HardwareConfig,
     filter: Option<&str>,
     output: Option<&Path>,
 ) -> Result<(), Reported> {
-    let source = read_source(cli, file)?;
-    let program = accc::dsl::parse_and_check(&source).map_err(|d| report(cli, &source, &d))?;
     let mut rows: Vec<BenchRow> = Vec::new();
     let mut kinds: Vec<String> = Vec::new();
     let dir = tempfile::tempdir()
         .map_err(|e| fail(cli, &format!("cannot create a temporary directory: {e}")))?;
     let started = std::time::Instant::now();
-    for schedule in &program.schedules {
-        if filter.is_some_and(|f| !schedule.name.contains(f)) {
-            continue;
-        }
-        let kernel = program.kernels[schedule.kernel.index()].name.clone();
-        let kind = schedule.name.split('_').next().unwrap_or("").to_string();
-        if !kinds.contains(&kind) {
-            kinds.push(kind.clone());
-        }
-        eprintln!("bench: {} ({kernel})", schedule.name);
-        let built = gemmini_build(cli, &source, Some(&kernel), Some(&schedule.name), cfg)?;
-        let outcome = emulate_built(cli, cfg, &built, dir.path(), 0)?;
-        let correct = outcome.exit_code == Some(0)
-            && outcome.error.is_none()
-            && outcome.stdout.contains("Correct result");
-        if !correct {
-            return Err(fail(
-                cli,
-                &format!(
-                    "schedule `{}` ran incorrectly: {}",
-                    schedule.name,
-                    outcome.error.clone().unwrap_or_else(|| outcome
-                        .stdout
-                        .lines()
-                        .find(|l| l.contains("Incorrect"))
-                        .unwrap_or("no result")
-                        .to_string())
-                ),
+    for file in files {
+        let source = read_source(cli, file)?;
+        let program = accc::dsl::parse_and_check(&source).map_err(|d| report(cli, &source, &d))?;
+        for schedule in &program.schedules {
+            if filter.is_some_and(|f| !schedule.name.contains(f)) {
+                continue;
+            }
+            let kernel = program.kernels[schedule.kernel.index()].name.clone();
+            let kind = schedule.name.split('_').next().unwrap_or("").to_string();
+            if !kinds.contains(&kind) {
+                kinds.push(kind.clone());
+            }
+            eprintln!("bench: {} ({kernel})", schedule.name);
+            let built = gemmini_build(cli, &source, Some(&kernel), Some(&schedule.name), cfg)?;
+            let outcome = emulate_built(cli, cfg, &built, dir.path(), 0)?;
+            let correct = outcome.exit_code == Some(0)
+                && outcome.error.is_none()
+                && outcome.stdout.contains("Correct result");
+            if !correct {
+                return Err(fail(
+                    cli,
+                    &format!(
+                        "schedule `{}` ran incorrectly: {}",
+                        schedule.name,
+                        outcome.error.clone().unwrap_or_else(|| outcome
+                            .stdout
+                            .lines()
+                            .find(|l| l.contains("Incorrect"))
+                            .unwrap_or("no result")
+                            .to_string())
+                    ),
+                ));
+            }
+            let figures = outcome.report.unwrap_or_default();
+            let row = match rows.iter_mut().position(|r| r.kernel == kernel) {
+                Some(i) => &mut rows[i],
+                None => {
+                    let module = accc::compile(
+                        &source,
+                        &CompileOptions {
+                            kernel: Some(kernel.clone()),
+                            ..Default::default()
+                        },
+                    )
+                    .map_err(|d| report(cli, &source, &d))?;
+                    let (shape, bound) = gemm_traffic(&module, &kernel, cfg);
+                    rows.push(BenchRow {
+                        kernel: kernel.clone(),
+                        shape,
+                        macs: figures.macs,
+                        runs: Vec::new(),
+                        bound,
+                    });
+                    rows.last_mut().expect("just pushed")
+                }
+            };
+            row.runs.push((
+                kind,
+                Some(figures.cycles),
+                Some(figures.utilization),
+                format!("{}/{}", built.verified.proved, built.verified.steps),
             ));
         }
-        let figures = outcome.report.unwrap_or_default();
-        let row = match rows.iter_mut().position(|r| r.kernel == kernel) {
-            Some(i) => &mut rows[i],
-            None => {
-                let module = accc::compile(
-                    &source,
-                    &CompileOptions {
-                        kernel: Some(kernel.clone()),
-                        ..Default::default()
-                    },
-                )
-                .map_err(|d| report(cli, &source, &d))?;
-                let (shape, bound) = gemm_traffic(&module, &kernel, cfg);
-                rows.push(BenchRow {
-                    kernel: kernel.clone(),
-                    shape,
-                    macs: figures.macs,
-                    runs: Vec::new(),
-                    bound,
-                });
-                rows.last_mut().expect("just pushed")
-            }
-        };
-        row.runs.push((
-            kind,
-            Some(figures.cycles),
-            Some(figures.utilization),
-            format!("{}/{}", built.verified.proved, built.verified.steps),
-        ));
     }
     let peak = cfg.peak_macs_per_cycle();
     let mut md = String::new();
@@ -683,8 +685,9 @@ fn write_bench_doc(
     let text = format!(
         "# Benchmarks\n\n\
          ## Gemmini GEMMs on the built-in emulator\n\n\
-         Generated by `accc bench gemmini examples/gemmini.acc -o docs/benchmarks.md` (run it again to\n\
-         regenerate this table). Each schedule of `examples/gemmini.acc` is verified step by step, lowered\n\
+         Generated by `accc bench gemmini -o docs/benchmarks.md` (run it again to regenerate this table;\n\
+         a release build takes about 20 minutes on 2 cores, most of it verification). Each schedule of\n\
+         `examples/gemmini.acc` and `examples/gemmini_conv.acc` is verified step by step, lowered\n\
          to Gemmini instructions (verified too), emitted as Gemmini C, built and run on accc's Gemmini\n\
          emulator (`docs/gemmini-emulator.md`) with DIM {dim}, a {spad} KiB scratchpad, a {acc} KiB\n\
          accumulator and a {bus} B/cycle DMA; every run's result is compared element by element with the\n\

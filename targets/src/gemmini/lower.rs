@@ -175,9 +175,9 @@ fn data_nests(m: &Module, func: Op) -> Vec<Op> {
         if body(m, parent) != [l] {
             continue;
         }
-        let local = inner_body.iter().any(|o| {
-            affine::access_memref(m, *o).is_some_and(|v| memory_space(m, v).is_some())
-        });
+        let local = inner_body
+            .iter()
+            .any(|o| affine::access_memref(m, *o).is_some_and(|v| memory_space(m, v).is_some()));
         if local {
             out.push(parent);
         }
@@ -244,7 +244,9 @@ fn lower_nest(m: &mut Module, nest: Op, intrinsics: &IntrinsicSet) -> Result<(),
     }
     // Inside a deeper nest: a compute nest left untensorized, reported by
     // `check_lowered` at the nest's head with the hint to tensorize it.
-    if m.parent_op(nest).is_some_and(|p| m.op_name(p) == "affine.for" && body(m, p) == [nest]) {
+    if m.parent_op(nest)
+        .is_some_and(|p| m.op_name(p) == "affine.for" && body(m, p) == [nest])
+    {
         return Ok(());
     }
     Err(not_lowered(m, nest, reasons.join("; ")))
