@@ -766,6 +766,11 @@ fn expand_op(m: &mut Module, op: Op, intr: &Intrinsic) -> Result<(), String> {
     for (p, v) in &scalars {
         map.insert(*p, *v);
     }
+    // Every operand of a cloned op must be a value of this module: a
+    // parameter's memory is its window's (the access map is rebased below).
+    for (p, (mem, _)) in &windows {
+        map.insert(*p, *mem);
+    }
     let terminator = m.block_terminator(body);
     let mut locs = m
         .attr(op, "body_locs")
