@@ -30,23 +30,6 @@ pub fn default_intrinsics() -> &'static IntrinsicSet {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn intrinsics_compile_for_several_arrays() {
-        use super::*;
-        assert_eq!(default_intrinsics().names().count(), INTRINSICS.len());
-        for dim in [4, 32] {
-            let cfg = HardwareConfig::autocomp(dim, 256, 64).unwrap();
-            let set = intrinsics(&cfg).unwrap();
-            assert_eq!(
-                set.get("gemmini.matmul").unwrap().extents,
-                vec![dim as i64; 3]
-            );
-        }
-    }
-}
-
 /// A kernel lowered to the Gemmini dialect, with the verdict on the
 /// lowering.
 pub struct Lowered {
@@ -78,4 +61,21 @@ pub fn lower(
         Err(reason) => crate::verify::Outcome::unknown(reason),
     };
     Ok(Lowered { module, verdict })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn intrinsics_compile_for_several_arrays() {
+        use super::*;
+        assert_eq!(default_intrinsics().names().count(), INTRINSICS.len());
+        for dim in [4, 32] {
+            let cfg = HardwareConfig::autocomp(dim, 256, 64).unwrap();
+            let set = intrinsics(&cfg).unwrap();
+            assert_eq!(
+                set.get("gemmini.matmul").unwrap().extents,
+                vec![dim as i64; 3]
+            );
+        }
+    }
 }

@@ -468,6 +468,42 @@ fn run(cli: &Cli) -> Result<(), Reported> {
     }
 }
 
+/// `--work-dir DIR` (created), or a temporary directory removed when the
+/// returned guard drops.
+fn work_directory(
+    cli: &Cli,
+    work_dir: Option<&Path>,
+) -> Result<(Option<tempfile::TempDir>, PathBuf), Reported> {
+    match work_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| fail(cli, &format!("cannot create `{}`: {e}", d.display())))?;
+            Ok((None, d.to_path_buf()))
+        }
+        None => {
+            let temp = tempfile::tempdir()
+                .map_err(|e| fail(cli, &format!("cannot create a temporary directory: {e}")))?;
+            let dir = temp.path().to_path_buf();
+            Ok((Some(temp), dir))
+        }
+    }
+}
+
+/// Writes a built Gemmini program and the headers it needs to `dir`;
+/// returns the C file.
+fn write_program(
+    cli: &Cli,
+    cfg: &accc::targets::gemmini::hardware::HardwareConfig,
+    built: &GemminiBuild,
+    dir: &Path,
+) -> Result<PathBuf, Reported> {
+    accc::sim::host::write_headers(dir, cfg).map_err(|e| fail(cli, &e.to_string()))?;
+    let c_file = dir.join(format!("{}.c", built.kernel));
+    std::fs::write(&c_file, &built.program.source)
+        .map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", c_file.display())))?;
+    Ok(c_file)
+}
+
 /// Runs a built Gemmini program on the emulator in `dir` (with the
 /// headers): the emulator's outcome.
 fn emulate_built(
@@ -477,16 +513,25 @@ fn emulate_built(
     dir: &Path,
     seed: u64,
 ) -> Result<accc::sim::host::Outcome, Reported> {
+    let c_file = write_program(cli, cfg, built, dir)?;
+    emulate_files(cli, cfg, &[c_file], dir, &[seed.to_string()], None)
+}
+
+/// Builds C sources against the headers in `dir` and runs them on the
+/// emulator in a host process (this executable).
+fn emulate_files(
+    cli: &Cli,
+    cfg: &accc::targets::gemmini::hardware::HardwareConfig,
+    sources: &[PathBuf],
+    dir: &Path,
+    args: &[String],
+    timeout: Option<std::time::Duration>,
+) -> Result<accc::sim::host::Outcome, Reported> {
     use accc::sim::host;
-    host::write_headers(dir, cfg).map_err(|e| fail(cli, &e.to_string()))?;
-    let c_file = dir.join(format!("{}.c", built.kernel));
-    std::fs::write(&c_file, &built.program.source)
-        .map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", c_file.display())))?;
-    let lib = host::build(std::slice::from_ref(&c_file), dir, dir)
-        .map_err(|e| fail(cli, &e.to_string()))?;
+    let lib = host::build(sources, dir, dir).map_err(|e| fail(cli, &e.to_string()))?;
     let exe = std::env::current_exe()
         .map_err(|e| fail(cli, &format!("cannot find the accc executable: {e}")))?;
-    host::run(&exe, &[GEMMINI_HOST], &lib, cfg, &[seed.to_string()], None)
+    host::run(&exe, &[GEMMINI_HOST], &lib, cfg, args, timeout)
         .map_err(|e| fail(cli, &e.to_string()))
 }
 
@@ -726,26 +771,10 @@ fn gemmini_run(
     work_dir: Option<&Path>,
     eval_cmd: Option<&str>,
 ) -> Result<(), Reported> {
-    use accc::sim::host;
     let source = read_source(cli, file)?;
     let built = gemmini_build(cli, &source, kernel, schedule, cfg)?;
-    let temp;
-    let dir = match work_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)
-                .map_err(|e| fail(cli, &format!("cannot create `{}`: {e}", d.display())))?;
-            d.to_path_buf()
-        }
-        None => {
-            temp = tempfile::tempdir()
-                .map_err(|e| fail(cli, &format!("cannot create a temporary directory: {e}")))?;
-            temp.path().to_path_buf()
-        }
-    };
-    host::write_headers(&dir, cfg).map_err(|e| fail(cli, &e.to_string()))?;
-    let c_file = dir.join(format!("{}.c", built.kernel));
-    std::fs::write(&c_file, &built.program.source)
-        .map_err(|e| fail(cli, &format!("cannot write `{}`: {e}", c_file.display())))?;
+    let (_temp, dir) = work_directory(cli, work_dir)?;
+    let c_file = write_program(cli, cfg, &built, &dir)?;
     let started = std::time::Instant::now();
     let mut result = serde_json::json!({
         "kernel": built.kernel,
@@ -788,12 +817,7 @@ fn gemmini_run(
             (correct, stdout)
         }
         None => {
-            let lib = host::build(std::slice::from_ref(&c_file), &dir, &dir)
-                .map_err(|e| fail(cli, &e.to_string()))?;
-            let exe = std::env::current_exe()
-                .map_err(|e| fail(cli, &format!("cannot find the accc executable: {e}")))?;
-            let outcome = host::run(&exe, &[GEMMINI_HOST], &lib, cfg, &[seed.to_string()], None)
-                .map_err(|e| fail(cli, &e.to_string()))?;
+            let outcome = emulate_files(cli, cfg, &[c_file], &dir, &[seed.to_string()], None)?;
             let emulated = emulation_json(cfg, &outcome);
             for key in [
                 "correct",
@@ -997,32 +1021,16 @@ fn emulate_command(
             ));
         }
     }
-    let temp;
-    let dir = match work_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)
-                .map_err(|e| fail(cli, &format!("cannot create `{}`: {e}", d.display())))?;
-            d.to_path_buf()
-        }
-        None => {
-            temp = tempfile::tempdir()
-                .map_err(|e| fail(cli, &format!("cannot create a temporary directory: {e}")))?;
-            temp.path().to_path_buf()
-        }
-    };
+    let (_temp, dir) = work_directory(cli, work_dir)?;
     host::write_headers(&dir, &cfg).map_err(|e| fail(cli, &e.to_string()))?;
-    let lib = host::build(sources, &dir, &dir).map_err(|e| fail(cli, &e.to_string()))?;
-    let exe = std::env::current_exe()
-        .map_err(|e| fail(cli, &format!("cannot find the accc executable: {e}")))?;
-    let outcome = host::run(
-        &exe,
-        &[GEMMINI_HOST],
-        &lib,
+    let outcome = emulate_files(
+        cli,
         &cfg,
+        sources,
+        &dir,
         args,
         Some(std::time::Duration::from_secs(timeout)),
-    )
-    .map_err(|e| fail(cli, &e.to_string()))?;
+    )?;
     let ok = outcome.exit_code == Some(0) && outcome.error.is_none();
     if cli.json {
         println!("{}", emulation_json(&cfg, &outcome));
@@ -1181,6 +1189,7 @@ struct Checked {
     outcome: accc::verify::Outcome,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verify_command(
     cli: &Cli,
     file: Option<&Path>,

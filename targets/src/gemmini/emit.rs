@@ -190,6 +190,10 @@ static int accc_first_write(uint32_t row, uint32_t rows) {
 
 "#;
 
+/// A memory operand of an instruction: the memory and its origin's index
+/// values.
+type Window = (Value, Vec<Value>);
+
 /// A mvin configuration: DRAM row stride in bytes and block stride in rows.
 type LoadKey = (u64, u32);
 /// A mvout configuration: stride, activation, scale (C expression).
@@ -440,7 +444,7 @@ impl<'a> Emitter<'a> {
             ),
             Space::Accumulator => ("accumulator", self.cfg.acc_rows(), self.cfg.acc_row_bytes()),
         };
-        let kib = |r: u64| r * u64::from(row_bytes) as u64 / 1024;
+        let kib = |r: u64| r * u64::from(row_bytes) / 1024;
         let list: Vec<String> = wanted
             .iter()
             .filter(|w| w.1 == space)
@@ -480,7 +484,7 @@ impl<'a> Emitter<'a> {
 
     /// The window operands of an instruction op, per memref parameter of
     /// its intrinsic: (memref, origin values); and its scalars.
-    fn windows(&self, op: Op) -> Result<(Vec<(Value, Vec<Value>)>, Vec<Value>), GemminiError> {
+    fn windows(&self, op: Op) -> Result<(Vec<Window>, Vec<Value>), GemminiError> {
         let m = self.m;
         let intr = self.intrinsics.get(m.op_name(op)).ok_or_else(|| {
             GemminiError::Internal(format!("`{}` is no Gemmini instruction", m.op_name(op)))

@@ -5,9 +5,15 @@
 
 use super::hardware::HardwareConfig;
 
-/// Each intrinsic: its op name, its kernel in `intrinsics.acc`, and the
+/// An intrinsic: its op name, its kernel in `intrinsics.acc`, and the
 /// memory space of each memref parameter that is not global.
-pub const INTRINSICS: &[(&str, &str, &[(&str, &str)])] = &[
+pub type IntrinsicDecl = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+pub const INTRINSICS: &[IntrinsicDecl] = &[
     (
         "gemmini.matmul",
         "matmul",
