@@ -877,8 +877,7 @@ impl<'a> Emitter<'a> {
         let name = m.op_name(op).to_string();
         let ext = extents_of(m, op)
             .ok_or_else(|| GemminiError::Internal(format!("`{name}` without extents")))?;
-        let (w, scalars) = self.windows(op)?;
-        let _ = scalars;
+        let (w, _) = self.windows(op)?;
         match name.as_str() {
             "gemmini.mvin" | "gemmini.mvin_acc" => {
                 let key = self.load_key(op)?.expect("a mvin has a load configuration");

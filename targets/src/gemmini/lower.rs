@@ -429,11 +429,6 @@ fn nest_head(m: &Module, op: Op) -> Option<Op> {
     Some(head)
 }
 
-/// The intrinsic an op of the Gemmini dialect stands for.
-pub fn intrinsic_of<'a>(intrinsics: &'a IntrinsicSet, m: &Module, op: Op) -> Option<&'a Intrinsic> {
-    intrinsics.get(m.op_name(op)).map(|a| &**a)
-}
-
 #[cfg(test)]
 mod tests {
     use super::segments;
