@@ -20,9 +20,7 @@ use accc_ir::affine::AffineExpr;
 use accc_ir::dialects::affine::{self, Bound};
 use accc_ir::types::Type;
 use accc_ir::{Builder, Module, Op, Value, ValueMap};
-use accc_passes::schedule::tensorize::{
-    match_ignoring_extents, tensorize_nest, Intrinsic, IntrinsicSet,
-};
+use accc_passes::schedule::tensorize::{match_ignoring_extents, tensorize_nest, IntrinsicSet};
 
 use super::GemminiError;
 
