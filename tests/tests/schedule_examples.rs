@@ -324,6 +324,8 @@ example_tests! {
     gemm => "gemm.acc",
     gemm_bias_relu => "gemm_bias_relu.acc",
     gemm_int8 => "gemm_int8.acc",
+    gemmini => "gemmini.acc",
+    gemmini_conv => "gemmini_conv.acc",
     layernorm => "layernorm.acc",
     rmsnorm => "rmsnorm.acc",
     softmax => "softmax.acc",
