@@ -23,9 +23,16 @@ impl fmt::Display for DramFault {
     }
 }
 
-/// Row-wise access to DRAM: `rows` rows of `row_bytes` bytes, the first at
-/// `addr`, each `stride` bytes after the previous, packed in `buf`.
+/// Access to DRAM one row at a time; strided blocks of rows (what a mvin
+/// reads and a mvout writes) are built on that once, here.
 pub trait Dram {
+    /// Reads `buf.len()` bytes at `addr`.
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), DramFault>;
+    /// Writes `buf` at `addr`.
+    fn write(&mut self, addr: u64, buf: &[u8]) -> Result<(), DramFault>;
+
+    /// `rows` rows of `row_bytes` bytes, the first at `addr`, each `stride`
+    /// bytes after the previous, packed into `buf`.
     fn read_rows(
         &mut self,
         addr: u64,
@@ -33,7 +40,19 @@ pub trait Dram {
         rows: u32,
         row_bytes: u32,
         buf: &mut [u8],
-    ) -> Result<(), DramFault>;
+    ) -> Result<(), DramFault> {
+        let n = row_bytes as usize;
+        for r in 0..rows {
+            self.read(
+                row_address(addr, stride, r)?,
+                &mut buf[r as usize * n..][..n],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The rows of `buf` (packed, `row_bytes` each) written `stride` bytes
+    /// apart from `addr`.
     fn write_rows(
         &mut self,
         addr: u64,
@@ -41,7 +60,13 @@ pub trait Dram {
         rows: u32,
         row_bytes: u32,
         buf: &[u8],
-    ) -> Result<(), DramFault>;
+    ) -> Result<(), DramFault> {
+        let n = row_bytes as usize;
+        for r in 0..rows {
+            self.write(row_address(addr, stride, r)?, &buf[r as usize * n..][..n])?;
+        }
+        Ok(())
+    }
 }
 
 /// A block of bytes standing for DRAM from `base` on.
@@ -92,35 +117,13 @@ pub fn row_address(addr: u64, stride: u64, row: u32) -> Result<u64, DramFault> {
 }
 
 impl Dram for VecDram {
-    fn read_rows(
-        &mut self,
-        addr: u64,
-        stride: u64,
-        rows: u32,
-        row_bytes: u32,
-        buf: &mut [u8],
-    ) -> Result<(), DramFault> {
-        let n = row_bytes as usize;
-        for r in 0..rows {
-            let range = self.range(row_address(addr, stride, r)?, u64::from(row_bytes))?;
-            buf[r as usize * n..][..n].copy_from_slice(&self.bytes[range]);
-        }
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), DramFault> {
+        let range = self.range(addr, buf.len() as u64)?;
+        buf.copy_from_slice(&self.bytes[range]);
         Ok(())
     }
 
-    fn write_rows(
-        &mut self,
-        addr: u64,
-        stride: u64,
-        rows: u32,
-        row_bytes: u32,
-        buf: &[u8],
-    ) -> Result<(), DramFault> {
-        let n = row_bytes as usize;
-        for r in 0..rows {
-            let range = self.range(row_address(addr, stride, r)?, u64::from(row_bytes))?;
-            self.bytes[range].copy_from_slice(&buf[r as usize * n..][..n]);
-        }
-        Ok(())
+    fn write(&mut self, addr: u64, buf: &[u8]) -> Result<(), DramFault> {
+        self.store(addr, buf)
     }
 }

@@ -16,7 +16,7 @@
 //! whatever the program does (crash, `exit`, endless loop); the report
 //! comes back in a file written even when the program calls `exit`.
 
-use crate::dram::{row_address, Dram, DramFault};
+use crate::dram::{Dram, DramFault};
 use crate::{Emulator, Report};
 use accc_targets::gemmini::hardware::HardwareConfig;
 use std::ffi::{c_char, c_int, CString};
@@ -419,24 +419,13 @@ impl ProcessDram {
         len == 0
     }
 
-    fn check(
-        &mut self,
-        addr: u64,
-        stride: u64,
-        rows: u32,
-        row_bytes: u32,
-        write: bool,
-    ) -> Result<(), DramFault> {
-        for r in 0..rows {
-            let a = row_address(addr, stride, r)?;
-            if !self.mapped(a, u64::from(row_bytes), write) {
-                self.reload();
-                if !self.mapped(a, u64::from(row_bytes), write) {
-                    return Err(DramFault {
-                        addr: a,
-                        len: u64::from(row_bytes),
-                    });
-                }
+    /// Fails unless `len` bytes at `addr` are mapped (writable, for a
+    /// write), looking at the map again when the cached one says no.
+    fn check(&mut self, addr: u64, len: u64, write: bool) -> Result<(), DramFault> {
+        if !self.mapped(addr, len, write) {
+            self.reload();
+            if !self.mapped(addr, len, write) {
+                return Err(DramFault { addr, len });
             }
         }
         Ok(())
@@ -444,49 +433,19 @@ impl ProcessDram {
 }
 
 impl Dram for ProcessDram {
-    fn read_rows(
-        &mut self,
-        addr: u64,
-        stride: u64,
-        rows: u32,
-        row_bytes: u32,
-        buf: &mut [u8],
-    ) -> Result<(), DramFault> {
-        self.check(addr, stride, rows, row_bytes, false)?;
-        let n = row_bytes as usize;
-        for r in 0..rows {
-            let a = row_address(addr, stride, r)?;
-            // Safety: the range is mapped readable in this process (checked
-            // above) and the program is single-threaded while it waits for
-            // this command.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    a as *const u8,
-                    buf[r as usize * n..].as_mut_ptr(),
-                    n,
-                );
-            }
-        }
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), DramFault> {
+        self.check(addr, buf.len() as u64, false)?;
+        // Safety: the range is mapped readable in this process (checked
+        // above) and the program is single-threaded while it waits for
+        // this command.
+        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len()) };
         Ok(())
     }
 
-    fn write_rows(
-        &mut self,
-        addr: u64,
-        stride: u64,
-        rows: u32,
-        row_bytes: u32,
-        buf: &[u8],
-    ) -> Result<(), DramFault> {
-        self.check(addr, stride, rows, row_bytes, true)?;
-        let n = row_bytes as usize;
-        for r in 0..rows {
-            let a = row_address(addr, stride, r)?;
-            // Safety: as for reads, and the range is writable.
-            unsafe {
-                std::ptr::copy_nonoverlapping(buf[r as usize * n..].as_ptr(), a as *mut u8, n);
-            }
-        }
+    fn write(&mut self, addr: u64, buf: &[u8]) -> Result<(), DramFault> {
+        self.check(addr, buf.len() as u64, true)?;
+        // Safety: as for reads, and the range is writable.
+        unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), addr as *mut u8, buf.len()) };
         Ok(())
     }
 }

@@ -250,7 +250,11 @@ pub(crate) fn apply(
 
 /// Replaces the nest at `loop_op` by the intrinsic op; returns it.
 pub fn tensorize_nest(m: &mut Module, loop_op: Op, intrinsic: &Intrinsic) -> Result<Op, String> {
-    let (extents, bindings) = match_nest(m, loop_op, intrinsic, true)?;
+    let Matched {
+        trips: extents,
+        bindings,
+        body,
+    } = match_nest(m, loop_op, intrinsic, true)?;
     let loc = m.op(loop_op).loc.clone();
     let mut operands = Vec::new();
     // Equal origins (the same constant, the same expression) are one value.
@@ -304,11 +308,9 @@ pub fn tensorize_nest(m: &mut Module, loop_op: Op, intrinsic: &Intrinsic) -> Res
     // The source locations of the matched operations: the expanded nest
     // keeps them, so its statements are the nest's own to the verifier and
     // in messages.
-    let (loops, _) = nest(m, loop_op, intrinsic.loops.len())?;
-    let body_locs: Vec<Attribute> = body_ops(m, *loops.last().ok_or("an empty nest")?)
-        .into_iter()
-        .filter(|o| m.op_name(*o) != "arith.constant")
-        .map(|o| match &m.op(o).loc {
+    let body_locs: Vec<Attribute> = body
+        .iter()
+        .map(|o| match &m.op(*o).loc {
             Location::FileLineCol { file, line, col } => Attribute::Array(vec![
                 Attribute::string(file.clone()),
                 Attribute::i64(i64::from(*line)),
@@ -390,12 +392,7 @@ pub fn match_ignoring_extents(m: &Module, op: Op, intr: &Intrinsic) -> Result<()
 /// Matches the nest at `op` against `intr`: trip counts and what each
 /// parameter is bound to. With `bounded`, the trip counts must fit the
 /// intrinsic's.
-fn match_nest(
-    m: &Module,
-    op: Op,
-    intr: &Intrinsic,
-    bounded: bool,
-) -> Result<(Vec<i64>, Vec<Binding>), String> {
+fn match_nest(m: &Module, op: Op, intr: &Intrinsic, bounded: bool) -> Result<Matched, String> {
     let im = &intr.module;
     let (loops, trips) = nest(m, op, intr.loops.len())?;
     for (t, e) in trips.iter().zip(&intr.extents) {
@@ -539,7 +536,20 @@ fn match_nest(
         .zip(&intr.params)
         .map(|(b, p)| b.ok_or_else(|| format!("nothing in the nest binds `{}`", param_name(p))))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((trips, bindings))
+    Ok(Matched {
+        trips,
+        bindings,
+        body,
+    })
+}
+
+/// A nest matched against an intrinsic: its trip counts, what each
+/// parameter is bound to, and its innermost operations other than
+/// constants (paired in order with the intrinsic's).
+struct Matched {
+    trips: Vec<i64>,
+    bindings: Vec<Binding>,
+    body: Vec<Op>,
 }
 
 fn param_name(p: &Param) -> &str {
@@ -567,18 +577,27 @@ fn bind(
     }
 }
 
-fn check_space(m: &Module, mem: Value, param: &Param) -> Result<(), String> {
-    let Param::Memref { name, space, .. } = param else {
-        return Ok(());
-    };
-    let actual = match m.value_type(mem) {
+/// The memory space of a memref value by name (`scratchpad`, or a
+/// number); `None` for global memory and for values that are no memory.
+pub fn memory_space(m: &Module, v: Value) -> Option<String> {
+    match m.value_type(v) {
         Type::MemRef(mt) => match &mt.memory_space {
             Some(MemorySpace::Name(s)) => Some(s.clone()),
             Some(MemorySpace::Int(n)) => Some(n.to_string()),
             None => None,
         },
-        _ => return Err(format!("`{name}` is bound to a value that is not a memory")),
+        _ => None,
+    }
+}
+
+fn check_space(m: &Module, mem: Value, param: &Param) -> Result<(), String> {
+    let Param::Memref { name, space, .. } = param else {
+        return Ok(());
     };
+    if !matches!(m.value_type(mem), Type::MemRef(_)) {
+        return Err(format!("`{name}` is bound to a value that is not a memory"));
+    }
+    let actual = memory_space(m, mem);
     if actual != *space {
         let show = |s: &Option<String>| s.clone().unwrap_or_else(|| "global memory".to_string());
         return Err(format!(

@@ -34,7 +34,7 @@ use accc_ir::affine::{AffineExpr, AffineMap};
 use accc_ir::dialects::affine;
 use accc_ir::types::Type;
 use accc_ir::{Module, Op, Value};
-use accc_passes::schedule::tensorize::{extents_of, IntrinsicSet, Param};
+use accc_passes::schedule::tensorize::{extents_of, memory_space, IntrinsicSet, Param};
 
 use super::hardware::HardwareConfig;
 use super::GemminiError;
@@ -115,7 +115,6 @@ pub fn emit(
         .ok_or_else(|| GemminiError::Internal(format!("no kernel `{kernel}`")))?;
     let mut e = Emitter::new(lowered, cfg, intrinsics);
     e.allocate(func)?;
-    e.plan_configs(func)?;
     let kernel_c = e.kernel(func, kernel)?;
     let (ref_source, ref_name) = crate::c::emit_reference(reference, kernel, "reference_")
         .map_err(|err| GemminiError::Internal(format!("the reference kernel: {err}")))?;
@@ -236,14 +235,16 @@ fn gemmini_reserved(s: &str) -> bool {
 }
 
 fn space_of(m: &Module, v: Value) -> Option<Space> {
-    match m.value_type(v) {
-        Type::MemRef(mt) => match mt.memory_space.as_ref().map(|s| s.to_string()) {
-            Some(s) if s.trim_matches('"') == "scratchpad" => Some(Space::Scratchpad),
-            Some(s) if s.trim_matches('"') == "accumulator" => Some(Space::Accumulator),
-            _ => None,
-        },
+    match memory_space(m, v)?.as_str() {
+        "scratchpad" => Some(Space::Scratchpad),
+        "accumulator" => Some(Space::Accumulator),
         _ => None,
     }
+}
+
+/// Bytes between two rows of a global memref (its innermost dimension).
+fn row_stride_bytes(m: &Module, v: Value) -> u64 {
+    shape(m, v).last().copied().unwrap_or(1) as u64 * elem_bytes(&elem_of(m, v))
 }
 
 fn shape(m: &Module, v: Value) -> Vec<i64> {
@@ -516,10 +517,8 @@ impl<'a> Emitter<'a> {
             "gemmini.mvin" | "gemmini.mvin_acc" => {
                 let (w, _) = self.windows(op)?;
                 let (src, dst) = (w[0].0, w[1].0);
-                let sh = shape(m, src);
-                let stride = sh.last().copied().unwrap_or(1) as u64 * elem_bytes(&elem_of(m, src));
                 let layout = &self.layouts[self.buffers[&dst]];
-                Ok(Some((stride, layout.height)))
+                Ok(Some((row_stride_bytes(m, src), layout.height)))
             }
             _ => Ok(None),
         }
@@ -532,9 +531,7 @@ impl<'a> Emitter<'a> {
             return Ok(None);
         }
         let (w, scalars) = self.windows(op)?;
-        let dst = w[1].0;
-        let sh = shape(m, dst);
-        let stride = sh.last().copied().unwrap_or(1) as u64 * elem_bytes(&elem_of(m, dst));
+        let stride = row_stride_bytes(m, w[1].0);
         let act = if name == "gemmini.mvout_scale_relu" {
             "RELU"
         } else {
@@ -574,8 +571,7 @@ impl<'a> Emitter<'a> {
                 _ => format!("{ct} {name}"),
             });
         }
-        // Store configurations name scalars: re-plan now that they have names.
-        self.stores.clear();
+        // Store configurations name scalars: plan once they have names.
         self.plan_configs(func)?;
         let c_name = format!("gemmini_{}", sanitize(kernel));
         let mut layout_lines = String::new();

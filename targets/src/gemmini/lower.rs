@@ -20,7 +20,9 @@ use accc_ir::affine::AffineExpr;
 use accc_ir::dialects::affine::{self, Bound};
 use accc_ir::types::Type;
 use accc_ir::{Builder, Module, Op, Value, ValueMap};
-use accc_passes::schedule::tensorize::{match_ignoring_extents, tensorize_nest, IntrinsicSet};
+use accc_passes::schedule::tensorize::{
+    match_ignoring_extents, memory_space, tensorize_nest, IntrinsicSet,
+};
 
 use super::GemminiError;
 
@@ -68,16 +70,6 @@ pub fn lower(
         .into_iter()
         .filter(|o| m.op_name(*o).starts_with("gemmini."))
         .count())
-}
-
-fn memory_space(m: &Module, v: Value) -> Option<String> {
-    match m.value_type(v) {
-        Type::MemRef(mt) => mt
-            .memory_space
-            .as_ref()
-            .map(|s| s.to_string().trim_matches('"').to_string()),
-        _ => None,
-    }
 }
 
 /// Is `v` a `memref.alloc` in global memory (a kernel temporary)?
@@ -194,15 +186,12 @@ fn body(m: &Module, l: Op) -> Vec<Op> {
 /// Chunks of one loop of `trips` iterations for an instruction of at most
 /// `size`: `(count, size, offset)`.
 fn segments(trips: i64, size: i64) -> Vec<(i64, i64, i64)> {
-    let mut s = Vec::new();
-    if trips / size > 0 {
-        s.push((trips / size, size.min(trips), 0));
-    }
-    if trips % size > 0 && trips > size {
-        s.push((1, trips % size, trips - trips % size));
-    }
     if trips <= size {
-        s = vec![(1, trips, 0)];
+        return vec![(1, trips, 0)];
+    }
+    let mut s = vec![(trips / size, size, 0)];
+    if trips % size > 0 {
+        s.push((1, trips % size, trips - trips % size));
     }
     s
 }
