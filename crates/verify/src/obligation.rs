@@ -38,7 +38,7 @@ use std::fmt::Write as _;
 use accc_ir::affine::{AffineExpr, AffineMap, IntegerSet};
 use accc_ir::dialects::affine;
 use accc_ir::{Attribute, Module, Op, Value};
-use z3::ast::{Bool, Int};
+use z3::ast::{Ast, Bool, Int};
 use z3::{Params, SatResult, Solver};
 
 /// Copies of one statement compared pairwise for duplicates.
@@ -97,7 +97,12 @@ impl Cache {
         for f in facts {
             solver.assert(f);
         }
-        match solver.check() {
+        let t0 = std::time::Instant::now();
+        let res = solver.check();
+        if std::env::var_os("ACCC_Z3_TRACE").is_some() {
+            eprintln!("z3 {:?} {:?} quantified={quantified} {} facts", res, t0.elapsed(), facts.len());
+        }
+        match res {
             SatResult::Unsat => {
                 self.proved.insert(key);
                 Ok(None)
@@ -145,6 +150,9 @@ struct Space<'m> {
     facts: Vec<(Option<String>, Bool)>,
     /// Variables with a display name, for models.
     shown: Vec<(String, Int)>,
+    /// Each shown variable's constant range (lower, upper, step), when
+    /// its loop has constant bounds.
+    ranges: Vec<Option<(i64, i64, i64)>>,
     /// Something around an op is not modelled exactly (data-dependent
     /// bounds or branches): a model may be an iteration that never runs.
     inexact: bool,
@@ -167,6 +175,7 @@ impl<'m> Space<'m> {
             ivs: HashMap::new(),
             facts: Vec::new(),
             shown: Vec::new(),
+            ranges: Vec::new(),
             inexact: false,
             divisions: HashMap::new(),
             defs: Vec::new(),
@@ -242,11 +251,20 @@ impl<'m> Space<'m> {
         let lower = self.extremum(&lb.map, &lb.operands, true);
         let upper = self.extremum(&ub.map, &ub.operands, false);
         let given = qname.as_ref().and_then(|q| self.bound.get(q)).cloned();
+        let made = given.is_none();
         let var = given.unwrap_or_else(|| {
             let v = Int::new_const(format!("{}{display}", self.prefix));
             self.shown.push((display.clone(), v.clone()));
             v
         });
+        if made {
+            let constant = |t: &Option<Int>| t.as_ref().and_then(|t| t.simplify().as_i64());
+            self.ranges.push(
+                constant(&lower)
+                    .zip(constant(&upper))
+                    .map(|(lo, hi)| (lo, hi, step)),
+            );
+        }
         match (lower, upper) {
             (Some(lo), Some(hi)) => {
                 let mut c = vec![var.ge(&lo), var.lt(&hi)];
@@ -461,6 +479,110 @@ impl<'m> Space<'m> {
         self.shown
             .iter()
             .all(|(name, _)| other.shown.iter().any(|(n, _)| n == name))
+    }
+
+    /// An iteration of this space whose signature `sig` would equal
+    /// `target`, each loop variable as a term of `target`: the signature's
+    /// components are read as mixed-radix numbers over the loops' constant
+    /// ranges (`io * 32 + ii` gives `io = t div 32`, `ii = t mod 32`).
+    /// Components that are not linear in the loop variables are skipped;
+    /// `None` when a loop has non-constant bounds or a coefficient is
+    /// negative. The
+    /// witness is only a candidate: a query still has to show that it is
+    /// an iteration with that signature.
+    fn witness(&self, sig: &[Int], target: &[Int]) -> Option<Vec<(Int, Int)>> {
+        let n = self.shown.len();
+        let ranges: Vec<(i64, i64, i64)> = self.ranges.iter().copied().collect::<Option<_>>()?;
+        if ranges.len() != n || sig.len() != target.len() {
+            return None;
+        }
+        let at = |t: &Int, point: &[i64]| -> Option<i64> {
+            let pairs: Vec<(Int, Int)> = self
+                .shown
+                .iter()
+                .zip(point)
+                .map(|((_, v), x)| (v.clone(), Int::from_i64(*x)))
+                .collect();
+            let refs: Vec<(&Int, &Int)> = pairs.iter().map(|(a, b)| (a, b)).collect();
+            t.substitute(&refs).simplify().as_i64()
+        };
+        // A component's constant and nonzero coefficients, `None` when it
+        // is not linear in the loop variables (a double buffer's `io mod
+        // 2`): such a component determines none of them.
+        let linear = |component: &Int| -> Option<(i64, Vec<(usize, i64)>)> {
+            let origin = at(component, &vec![0; n])?;
+            let mut coefficients = Vec::new();
+            for k in 0..n {
+                let mut unit = vec![0; n];
+                unit[k] = 1;
+                let c = at(component, &unit)? - origin;
+                if c != 0 {
+                    coefficients.push((k, c));
+                }
+            }
+            Some((origin, coefficients))
+        };
+        let mut value: Vec<Option<Int>> = vec![None; n];
+        for (component, t) in sig.iter().zip(target) {
+            let Some((origin, coefficients)) = linear(component) else {
+                continue;
+            };
+            // What the unassigned variables must add up to.
+            let mut rest = t - Int::from_i64(origin);
+            let mut open = Vec::new();
+            for (k, c) in coefficients {
+                match &value[k] {
+                    Some(w) => rest -= w * Int::from_i64(c),
+                    None if c > 0 => {
+                        let (lo, _, step) = ranges[k];
+                        rest -= Int::from_i64(c * lo);
+                        open.push((k, c * step));
+                    }
+                    None => return None,
+                }
+            }
+            open.sort_by_key(|(_, c)| std::cmp::Reverse(*c));
+            for (k, c) in open {
+                let c_term = Int::from_i64(c);
+                let digit = rest.div(&c_term);
+                rest = rest.modulo(&c_term);
+                let (lo, _, step) = ranges[k];
+                value[k] = Some(Int::from_i64(lo) + &digit * Int::from_i64(step));
+            }
+        }
+        Some(
+            self.shown
+                .iter()
+                .zip(value)
+                .zip(&ranges)
+                .map(|(((_, v), w), (lo, _, _))| (v.clone(), w.unwrap_or_else(|| Int::from_i64(*lo))))
+                .collect(),
+        )
+    }
+
+    /// Facts saying "no iteration of this space has signature `sig` equal
+    /// to `target`": quantified over the space's variables, or, with
+    /// `witness` and when [`Space::witness`] finds a candidate, only that
+    /// the candidate is not such an iteration (the division results at
+    /// the candidate are facts). The second is quantifier-free and
+    /// weaker: unsat still proves that some iteration reaches `target`,
+    /// but a model is no counterexample.
+    fn unreached(&self, sig: &[Int], target: &[Int], witness: bool) -> Vec<Bool> {
+        let same: Vec<Bool> = sig.iter().zip(target).map(|(a, b)| a.eq(b)).collect();
+        match self.witness(sig, target).filter(|_| witness) {
+            Some(pairs) => {
+                let refs: Vec<(&Int, &Int)> = pairs.iter().map(|(a, b)| (a, b)).collect();
+                let at = |b: &Bool| b.substitute(&refs);
+                let claim = Bool::and(&[Bool::and(&self.limits()), Bool::and(&same)]);
+                let mut out: Vec<Bool> = self.defs.iter().map(at).collect();
+                out.push(at(&claim).not());
+                out
+            }
+            None => {
+                let body = Bool::and(&[Bool::and(&self.all_facts()), Bool::and(&same)]).not();
+                vec![z3::ast::forall_const(&self.variables(), &[], &body)]
+            }
+        }
     }
 
     /// `(i = 3, k = 0)` from a model.
@@ -1570,12 +1692,19 @@ pub fn instances_covered(
                     continue 'originals;
                 }
             }
-            let mut facts = o.all_facts();
-            for (s, csig) in &spaces {
-                let same: Vec<Bool> = sig.iter().zip(csig).map(|(a, b)| a.eq(b)).collect();
-                let body = Bool::and(&[Bool::and(&s.all_facts()), Bool::and(&same)]).not();
-                facts.push(z3::ast::forall_const(&s.variables(), &[], &body));
+            // Each copy's candidate iteration for the instance, without a
+            // quantifier; then every iteration of every copy.
+            let unreached = |witness: bool| {
+                let mut facts = o.all_facts();
+                for (s, csig) in &spaces {
+                    facts.extend(s.unreached(csig, &sig, witness));
+                }
+                facts
+            };
+            if let Ok(None) = cache.solve(&unreached(true)) {
+                continue 'originals;
             }
+            let facts = unreached(false);
             check(cache, &facts, true, |model| {
                 format!(
                     "{} in iteration {} (accessing [{}]) does not run in any copy of it after the step",
@@ -1607,13 +1736,21 @@ pub fn instances_covered(
                     continue 'copies;
                 }
             }
-            let mut facts = s.all_facts();
+            let mut spaces_before = Vec::new();
             for (n, st) in originals.iter().enumerate() {
-                let (r, rsig) = original_space(st, &format!("r{n}."))?;
-                let same: Vec<Bool> = rsig.iter().zip(csig).map(|(a, b)| a.eq(b)).collect();
-                let body = Bool::and(&[Bool::and(&r.all_facts()), Bool::and(&same)]).not();
-                facts.push(z3::ast::forall_const(&r.variables(), &[], &body));
+                spaces_before.push(original_space(st, &format!("r{n}."))?);
             }
+            let unreached = |witness: bool| {
+                let mut facts = s.all_facts();
+                for (r, rsig) in &spaces_before {
+                    facts.extend(r.unreached(rsig, csig, witness));
+                }
+                facts
+            };
+            if let Ok(None) = cache.solve(&unreached(true)) {
+                continue 'copies;
+            }
+            let facts = unreached(false);
             check(cache, &facts, true, |model| {
                 format!(
                     "{} in iteration {} (accessing [{}]) is no instance of the statement before the step",
