@@ -36,8 +36,9 @@ use verify::obligation::{self, Cache, Failure, Split};
 use verify::{Counterexample, Outcome, Verdict};
 
 /// Trip counts (size ratios) above this are all alike to the shrunken
-/// kernel; raised for deeper pipelines and more buffer copies.
-const BASE_CAP: i64 = 4;
+/// kernel (a first, a middle and a last iteration); raised for pipelines
+/// and buffer copies.
+const BASE_CAP: i64 = 3;
 /// Sizes up to this are kept as they are.
 const KEEP_BELOW: i64 = 4;
 /// Candidates tried for one size's stand-in.

@@ -42,7 +42,7 @@ struct Cli {
     /// Symbolic operations the verifier may spend per kernel run (on
     /// `compile`, `run` and `verify`); a kernel over it is not verified
     /// (a warning, or `unknown`).
-    #[arg(long, global = true, value_name = "OPS", default_value_t = 20_000_000)]
+    #[arg(long, global = true, value_name = "OPS", default_value_t = 40_000_000)]
     verify_budget: u64,
 }
 

@@ -14,6 +14,8 @@ use accc_ir::dialects::{affine, arith, func, math};
 use accc_ir::semantics::{Fault, ScalarType};
 use accc_ir::{Attribute, Block, Module, Op, Value};
 
+use accc_interp::concrete::Concrete;
+
 use crate::domain::Symbolic;
 use crate::term::{Node, TermId, TermStore};
 
@@ -305,11 +307,25 @@ impl<'a> Machine<'a> {
             let (map, map_operands) = affine::access_map(m, op)
                 .ok_or(ExecError::unsupported(op, "an access without a map"))?;
             let args = self.terms(op, env, map_operands)?;
-            let results = affine::eval_map(&mut self.d, map, &args).map_err(Self::fault(op))?;
-            let index = results
-                .iter()
-                .map(|t| self.concrete(op, *t, "index"))
-                .collect::<Result<_, _>>()?;
+            // Indices of loop variables and constants (the usual case)
+            // are computed on integers, without building terms.
+            let constants: Option<Vec<u64>> =
+                args.iter().map(|t| self.d.store.constant(*t)).collect();
+            let index = match constants {
+                Some(values) => affine::eval_map(&mut Concrete, map, &values)
+                    .map_err(Self::fault(op))?
+                    .into_iter()
+                    .map(|v| v as i64)
+                    .collect(),
+                None => {
+                    let results =
+                        affine::eval_map(&mut self.d, map, &args).map_err(Self::fault(op))?;
+                    results
+                        .iter()
+                        .map(|t| self.concrete(op, *t, "index"))
+                        .collect::<Result<_, _>>()?
+                }
+            };
             let memref = affine::access_memref(m, op).expect("an affine access");
             Ok((self.buffer(op, env, memref)?, index))
         } else {
@@ -385,14 +401,23 @@ impl<'a> Machine<'a> {
                 let (b, index) = self.address(op, env)?;
                 let offset = self.offset(op, b, &index)?;
                 self.d.ops += 1;
-                let iteration: Box<[(Op, i64)]> = match &self.buffers[b].writes {
-                    Some(_) => self.loops.clone().into_boxed_slice(),
-                    None => Box::default(),
-                };
                 let buf = &mut self.buffers[b];
                 buf.data[offset] = value;
                 if let Some(w) = &mut buf.writes {
-                    w[offset] = Some(Write { op, iteration });
+                    // A reduction rewrites one element from one nest: its
+                    // record is updated in place, without an allocation.
+                    match &mut w[offset] {
+                        Some(last) if last.iteration.len() == self.loops.len() => {
+                            last.op = op;
+                            last.iteration.copy_from_slice(&self.loops);
+                        }
+                        slot => {
+                            *slot = Some(Write {
+                                op,
+                                iteration: self.loops.clone().into_boxed_slice(),
+                            })
+                        }
+                    }
                 }
             }
             "affine.apply" | "affine.min" | "affine.max" => {

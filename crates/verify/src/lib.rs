@@ -47,7 +47,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             fp_reassoc: false,
-            budget: 20_000_000,
+            budget: 40_000_000,
         }
     }
 }

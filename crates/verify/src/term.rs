@@ -170,7 +170,9 @@ pub struct InputInfo {
 #[derive(Debug, Default)]
 pub struct TermStore {
     nodes: Vec<Node>,
-    ids: HashMap<Node, TermId, FxBuild>,
+    /// The id of each node with its hash, compared through `nodes` (each
+    /// node is stored once; the table grows without hashing nodes again).
+    ids: hashbrown::HashTable<(TermId, u64)>,
     /// The normal form of each [`Node::Sum`] canonicalized so far.
     canonical: HashMap<TermId, TermId, FxBuild>,
     /// Float `+` and `*` are associative too.
@@ -189,12 +191,18 @@ impl TermStore {
 
     /// The id of `node`, adding it if new.
     pub fn intern(&mut self, node: Node) -> TermId {
-        if let Some(id) = self.ids.get(&node) {
+        use std::hash::BuildHasher;
+        let hash = FxBuild.hash_one(&node);
+        let nodes = &self.nodes;
+        if let Some((id, _)) = self
+            .ids
+            .find(hash, |(id, h)| *h == hash && nodes[id.0 as usize] == node)
+        {
             return *id;
         }
         let id = TermId(self.nodes.len() as u32);
-        self.nodes.push(node.clone());
-        self.ids.insert(node, id);
+        self.nodes.push(node);
+        self.ids.insert_unique(hash, (id, hash), |(_, h)| *h);
         id
     }
 
@@ -267,6 +275,13 @@ impl TermStore {
 
     /// `a * b` on `width`-bit integers, expanded unless too large.
     fn poly_mul(&mut self, width: u32, a: TermId, b: TermId) -> TermId {
+        // The common case, two atoms (a reduction's `x * y`), without
+        // building and merging term lists.
+        let atom = |n: &Node| !matches!(n, Node::Int { .. } | Node::Poly { .. });
+        if atom(self.node(a)) && atom(self.node(b)) {
+            let mono: Monomial = Box::new([a.min(b), a.max(b)]);
+            return self.intern_poly(width, 0, vec![(mono, 1)]);
+        }
         let (ca, ta) = self.as_poly(a, width);
         let (cb, tb) = self.as_poly(b, width);
         let size = (ta.len() + 1) * (tb.len() + 1);
@@ -799,7 +814,11 @@ impl std::hash::Hasher for FxHasher {
         self.write_u64(n as u64);
     }
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply mixes upward only: the low bits, which pick a
+        // table's bucket, would see only the low bits of the ids hashed
+        // last, and with millions of terms those collide. The rotation
+        // brings mixed high bits down.
+        self.0.rotate_left(26)
     }
 }
 
