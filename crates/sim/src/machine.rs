@@ -13,6 +13,7 @@
 use crate::decode::{Command, ExConfig, LoadConfig, StoreConfig};
 use crate::dram::Dram;
 use crate::SimError;
+use accc_targets::gemmini::hardware::Dataflows;
 use accc_targets::gemmini::hardware::HardwareConfig;
 use accc_targets::gemmini::isa::{activation, Dataflow, Operand};
 
@@ -100,6 +101,8 @@ pub struct Machine {
     ld: [Option<LoadConfig>; 3],
     ex: Option<ExConfig>,
     st: Option<StoreConfig>,
+    /// The dataflows the array was built with.
+    dataflows: Dataflows,
     /// The array's stationary operand: weights (WS) or partial sums (OS),
     /// `dim x dim`, row-major.
     pe: Vec<i32>,
@@ -154,6 +157,7 @@ impl Machine {
             ld: [None; 3],
             ex: None,
             st: None,
+            dataflows: cfg.array.dataflow,
             pe: vec![0; dim * dim],
             preload: None,
             bytes: Vec::new(),
@@ -259,6 +263,13 @@ impl Machine {
             return Err(SimError::Unsupported(format!(
                 "config_ex activation {} (only NO_ACTIVATION and RELU are modelled)",
                 ex.activation
+            )));
+        }
+        if !self.dataflows.supports(ex.dataflow) {
+            return Err(SimError::BadConfig(format!(
+                "config_ex: {} on an array built for array.dataflow = \"{}\" only",
+                ex.dataflow.c_name(),
+                self.dataflows.name()
             )));
         }
         match (ex.dataflow, ex.a_transpose, ex.b_transpose) {

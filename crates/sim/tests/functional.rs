@@ -463,3 +463,38 @@ fn bad_programs_stop_with_the_command_named() {
         assert!(text.starts_with("Gemmini command #"), "{text}");
     }
 }
+
+#[test]
+fn config_ex_refuses_a_dataflow_the_array_was_not_built_with() {
+    for (built, refused, name) in [
+        ("ws", OS, "OUTPUT_STATIONARY"),
+        ("os", WS, "WEIGHT_STATIONARY"),
+    ] {
+        let mut cfg = accc_targets::gemmini::hardware::HardwareConfig::default();
+        cfg.patch(&format!("[array]\ndataflow = \"{built}\"\n"), "one.toml")
+            .unwrap();
+        let mut t = Bench::with(cfg, 4096);
+        let err = t
+            .issue(encode::config_ex(
+                refused, 0, 0, 1.0, 1, 1, false, false, false,
+            ))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(name) && err.contains(&format!("array.dataflow = \"{built}\"")),
+            "{err}"
+        );
+        // The other one runs.
+        t.ok(encode::config_ex(
+            WS + OS - refused,
+            0,
+            0,
+            1.0,
+            1,
+            1,
+            false,
+            false,
+            false,
+        ));
+    }
+}

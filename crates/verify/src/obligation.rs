@@ -100,7 +100,12 @@ impl Cache {
         let t0 = std::time::Instant::now();
         let res = solver.check();
         if std::env::var_os("ACCC_Z3_TRACE").is_some() {
-            eprintln!("z3 {:?} {:?} quantified={quantified} {} facts", res, t0.elapsed(), facts.len());
+            eprintln!(
+                "z3 {:?} {:?} quantified={quantified} {} facts",
+                res,
+                t0.elapsed(),
+                facts.len()
+            );
         }
         match res {
             SatResult::Unsat => {
@@ -555,7 +560,9 @@ impl<'m> Space<'m> {
                 .iter()
                 .zip(value)
                 .zip(&ranges)
-                .map(|(((_, v), w), (lo, _, _))| (v.clone(), w.unwrap_or_else(|| Int::from_i64(*lo))))
+                .map(|(((_, v), w), (lo, _, _))| {
+                    (v.clone(), w.unwrap_or_else(|| Int::from_i64(*lo)))
+                })
                 .collect(),
         )
     }

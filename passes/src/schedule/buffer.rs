@@ -361,12 +361,20 @@ fn init_covers(m: &Module, acc: &[Access], fp: &Footprint, shape: &[i64], scope:
         loops.push(p);
         cur = m.parent_op(p);
     }
-    if cur != Some(scope) || loops.len() != fp.extent.len() {
+    if cur != Some(scope) {
         return false;
     }
     let mut ivs = std::collections::BTreeSet::new();
     for (d, (index, base)) in w.index.iter().zip(&fp.base).enumerate() {
         let local = index.sub(base);
+        // A dimension of extent 1 at local index 0 (an outer loop's
+        // element, `Y[n, p, ..]` in a scope inside `p`) needs no loop.
+        if fp.extent[d] == 1 && local.terms.is_empty() && local.constant == 0 {
+            match lin_range(m, base) {
+                Some((lo, hi)) if lo >= 0 && hi < shape[d] => continue,
+                _ => return false,
+            }
+        }
         let Some((&iv, &1)) = local.terms.iter().next() else {
             return false;
         };
@@ -391,6 +399,10 @@ fn init_covers(m: &Module, acc: &[Access], fp: &Footprint, shape: &[i64], scope:
             Some((lo, hi)) if lo >= 0 && hi.saturating_add(fp.extent[d]) <= shape[d] => {}
             _ => return false,
         }
+    }
+    // Every loop around the store runs over one dimension of the box.
+    if ivs.len() != loops.len() {
+        return false;
     }
     // Either the store's nest fills the whole box before any later op of
     // the loop body accesses it, or every later access touches the element

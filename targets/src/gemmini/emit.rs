@@ -10,14 +10,18 @@
 //!   stride. Scratchpad buffers are spread over the banks (weights and
 //!   inputs in different banks share no read port). A buffer that does not
 //!   fit is an error naming every buffer and its size.
-//! - **Configuration.** One `config_ex` (weight-stationary); one
+//! - **Configuration.** One `config_ex` (the dataflow of the matmuls; a
+//!   kernel with both switches at run time); one
 //!   `config_ld` per distinct (DRAM stride, block stride) on the three
 //!   movers, or before each mvin when there are more than three; one
 //!   `config_st` per distinct (stride, activation, scale), likewise.
 //! - **Instructions.** `matmul` is a preload and a compute into the
 //!   accumulator with the accumulate bit; when the weights at the same
 //!   address are still in the array (no mvin since) the compute reuses them
-//!   (`compute_accumulated`). Column origins must be multiples of DIM: proved
+//!   (`compute_accumulated`). `matmul_os` is output-stationary: a loop
+//!   that only runs it over K blocks of one C block is one chain whose
+//!   partial sums stay in the array, written to the accumulator once.
+//!   Column origins must be multiples of DIM: proved
 //!   from the index arithmetic where it is linear, checked at run time
 //!   otherwise.
 //! - **Harness.** `main` fills the inputs from a seed, computes the gold
@@ -217,6 +221,11 @@ struct Emitter<'a> {
     /// Loop variables: (lower bound constant, step) when the lower bound is
     /// constant, for the divisibility proofs.
     loops: HashMap<Value, Option<(i64, i64)>>,
+    /// The dataflows the kernel's matmuls use (weight-, output-stationary).
+    dataflows: (bool, bool),
+    /// The output-stationary matmul whose loop is being emitted as one
+    /// chain, with the C conditions "first iteration" and "last iteration".
+    chain: Option<(Op, String, String)>,
 }
 
 /// Names the emitter's own code uses.
@@ -296,6 +305,8 @@ impl<'a> Emitter<'a> {
             macs: Some(0),
             trips: Vec::new(),
             loops: HashMap::new(),
+            dataflows: (false, false),
+            chain: None,
         }
     }
 
@@ -596,7 +607,49 @@ impl<'a> Emitter<'a> {
         ));
         self.line(&format!("static void {c_name}({}) {{", params.join(", ")));
         self.depth = 1;
-        self.line("gemmini_extended_config_ex(WEIGHT_STATIONARY, NO_ACTIVATION, 0, 1, 0, 0);");
+        m.walk(func, &mut |op| match m.op_name(op) {
+            "gemmini.matmul" => self.dataflows.0 = true,
+            "gemmini.matmul_os" => self.dataflows.1 = true,
+            _ => {}
+        });
+        for (used, flow) in [
+            (self.dataflows.0, super::isa::Dataflow::WeightStationary),
+            (self.dataflows.1, super::isa::Dataflow::OutputStationary),
+        ] {
+            if used && !self.cfg.array.dataflow.supports(flow) {
+                let instruction = match flow {
+                    super::isa::Dataflow::WeightStationary => "gemmini.matmul",
+                    super::isa::Dataflow::OutputStationary => "gemmini.matmul_os",
+                };
+                let mut loc = m.op(func).loc.clone();
+                m.walk(func, &mut |op| {
+                    if m.op_name(op) == instruction {
+                        loc = m.op(op).loc.clone();
+                    }
+                });
+                return Err(GemminiError::Unsupported {
+                    loc,
+                    what: format!(
+                        "`{instruction}` runs {}, but the hardware description has array.dataflow = \"{}\"",
+                        flow.c_name(),
+                        self.cfg.array.dataflow.name()
+                    ),
+                });
+            }
+        }
+        let first = if self.dataflows == (false, true) {
+            "OUTPUT_STATIONARY"
+        } else {
+            "WEIGHT_STATIONARY"
+        };
+        self.line(&format!(
+            "gemmini_extended_config_ex({first}, NO_ACTIVATION, 0, 1, 0, 0);"
+        ));
+        if self.dataflows == (true, true) {
+            self.line(&format!(
+                "int accc_dataflow = {first}; /* switched by the matmuls that need the other */"
+            ));
+        }
         if self.loads.len() <= 3 {
             for (id, (stride, block)) in self.loads.clone().iter().enumerate() {
                 self.line(&format!(
@@ -743,7 +796,16 @@ impl<'a> Emitter<'a> {
                 let body = m
                     .entry_block(op, 0)
                     .ok_or_else(|| GemminiError::Internal("affine.for without a body".into()))?;
+                let outer = self.chain.take();
+                self.chain = self.os_chain(body, iv)?.map(|mm| {
+                    (
+                        mm,
+                        format!("{ivn} == {lo}"),
+                        format!("{ivn} + {step} >= {hi}"),
+                    )
+                });
                 self.block(body)?;
+                self.chain = outer;
                 self.depth -= 1;
                 self.line("}");
                 Ok(())
@@ -815,6 +877,45 @@ impl<'a> Emitter<'a> {
 
     /// Is the index value `v` a multiple of DIM for every iteration?
     /// `None` when the arithmetic is beyond a linear proof.
+    /// The output-stationary matmul a loop body reduces over, when the
+    /// body is that one instruction (and its index arithmetic) and the
+    /// loop does not move its C window: its K blocks then accumulate in
+    /// the array, and only the last iteration writes the accumulator.
+    fn os_chain(&self, body: accc_ir::Block, iv: Value) -> Result<Option<Op>, GemminiError> {
+        let m = self.m;
+        let mut found = None;
+        for &op in m.block_ops(body) {
+            match m.op_name(op) {
+                "affine.yield" | "affine.apply" | "arith.constant" => {}
+                "gemmini.matmul_os" if found.is_none() => found = Some(op),
+                _ => return Ok(None),
+            }
+        }
+        let Some(mm) = found else {
+            return Ok(None);
+        };
+        let (w, _) = self.windows(mm)?;
+        let fixed = w[2].1.iter().all(|v| !self.depends_on(*v, iv, 0));
+        Ok(fixed.then_some(mm))
+    }
+
+    /// Whether index value `v` is computed from `iv` (conservatively true
+    /// for a chain of definitions too deep to follow).
+    fn depends_on(&self, v: Value, iv: Value, depth: usize) -> bool {
+        if v == iv {
+            return true;
+        }
+        match self.m.defining_op(v) {
+            Some(_) if depth > 32 => true,
+            Some(def) => self
+                .m
+                .operands(def)
+                .iter()
+                .any(|o| self.depends_on(*o, iv, depth + 1)),
+            None => false,
+        }
+    }
+
     fn multiple_of_dim(&self, v: Value) -> Option<bool> {
         let (c, terms) = self.linear(v, 0)?;
         let dim = self.dim;
@@ -947,7 +1048,8 @@ impl<'a> Emitter<'a> {
                     ext[1], ext[0]
                 ));
             }
-            "gemmini.matmul" => {
+            "gemmini.matmul" | "gemmini.matmul_os" => {
+                let os = name == "gemmini.matmul_os";
                 let (i, j, k) = (ext[0], ext[1], ext[2]);
                 let times: Option<u64> = self.trips.iter().copied().product();
                 self.macs = self
@@ -959,29 +1061,30 @@ impl<'a> Emitter<'a> {
                 let c = self.local_row(op, w[2].0, &w[2].1)?;
                 self.line("{");
                 self.depth += 1;
+                if self.dataflows == (true, true) {
+                    // A kernel with both dataflows switches when needed
+                    // (the array's weights are gone then).
+                    let flow = if os {
+                        "OUTPUT_STATIONARY"
+                    } else {
+                        "WEIGHT_STATIONARY"
+                    };
+                    self.line(&format!("if (accc_dataflow != {flow}) {{"));
+                    self.line(&format!(
+                        "  gemmini_extended_config_ex({flow}, NO_ACTIVATION, 0, 1, 0, 0);"
+                    ));
+                    self.line(&format!("  accc_dataflow = {flow};"));
+                    self.line("  accc_weights = UINT64_MAX;");
+                    self.line("}");
+                }
                 self.line(&format!("const uint32_t a = {a}, b = {b}, c_row = {c};"));
-                self.line(&format!(
-                    "const uint32_t c = (1u << 31) | (accc_first_write(c_row, {i}) ? 0 : (1u << 30)) | c_row;"
-                ));
-                self.line(&format!(
-                    "const uint64_t weights = ((uint64_t)b << 32) | ({k}u << 16) | {j}u;"
-                ));
-                self.line("if (weights == accc_weights) {");
-                self.line(&format!(
-                    "  gemmini_extended_preload(GARBAGE_ADDR, c, {j}, {k}, {j}, {i});"
-                ));
-                self.line(&format!(
-                    "  gemmini_extended_compute_accumulated(a, GARBAGE_ADDR, {k}, {i}, DIM, DIM);"
-                ));
-                self.line("} else {");
-                self.line(&format!(
-                    "  gemmini_extended_preload(b, c, {j}, {k}, {j}, {i});"
-                ));
-                self.line(&format!(
-                    "  gemmini_extended_compute_preloaded(a, GARBAGE_ADDR, {k}, {i}, DIM, DIM);"
-                ));
-                self.line("  accc_weights = weights;");
-                self.line("}");
+                let write_c =
+                    format!("(1u << 31) | (accc_first_write(c_row, {i}) ? 0 : (1u << 30)) | c_row");
+                if os {
+                    self.matmul_os(op, &write_c, (i, j, k));
+                } else {
+                    self.matmul_ws(&write_c, (i, j, k));
+                }
                 self.depth -= 1;
                 self.line("}");
             }
@@ -993,6 +1096,57 @@ impl<'a> Emitter<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A weight-stationary matmul (operands `a`, `b`, `c_row` declared):
+    /// the weights are preloaded unless still in the array.
+    fn matmul_ws(&mut self, write_c: &str, (i, j, k): (i64, i64, i64)) {
+        self.line(&format!("const uint32_t c = {write_c};"));
+        self.line(&format!(
+            "const uint64_t weights = ((uint64_t)b << 32) | ({k}u << 16) | {j}u;"
+        ));
+        self.line("if (weights == accc_weights) {");
+        self.line(&format!(
+            "  gemmini_extended_preload(GARBAGE_ADDR, c, {j}, {k}, {j}, {i});"
+        ));
+        self.line(&format!(
+            "  gemmini_extended_compute_accumulated(a, GARBAGE_ADDR, {k}, {i}, DIM, DIM);"
+        ));
+        self.line("} else {");
+        self.line(&format!(
+            "  gemmini_extended_preload(b, c, {j}, {k}, {j}, {i});"
+        ));
+        self.line(&format!(
+            "  gemmini_extended_compute_preloaded(a, GARBAGE_ADDR, {k}, {i}, DIM, DIM);"
+        ));
+        self.line("  accc_weights = weights;");
+        self.line("}");
+    }
+
+    /// An output-stationary matmul (operands declared): in a chain the
+    /// first compute starts from zeros, later ones add in the array, and
+    /// only the last writes the accumulator; alone, it does all three.
+    fn matmul_os(&mut self, op: Op, write_c: &str, (i, j, k): (i64, i64, i64)) {
+        let (first, last) = match &self.chain {
+            Some((mm, first, last)) if *mm == op => (first.clone(), last.clone()),
+            _ => ("1".to_string(), "1".to_string()),
+        };
+        self.line(&format!(
+            "const uint32_t c = ({last}) ? {write_c} : GARBAGE_ADDR;"
+        ));
+        self.line(&format!(
+            "gemmini_extended_preload(GARBAGE_ADDR, c, {j}, {i}, {j}, {i});"
+        ));
+        self.line(&format!("if ({first}) {{"));
+        self.line(&format!(
+            "  gemmini_extended_compute_preloaded(a, b, {k}, {i}, {j}, {k});"
+        ));
+        self.line("} else {");
+        self.line(&format!(
+            "  gemmini_extended_compute_accumulated(a, b, {k}, {i}, {j}, {k});"
+        ));
+        self.line("}");
+        self.line("accc_weights = UINT64_MAX;");
     }
 
     fn harness(

@@ -41,6 +41,40 @@ impl ElemType {
     }
 }
 
+/// The dataflows the array supports (Gemmini's `dataflow` parameter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataflows {
+    /// Weight-stationary only.
+    Ws,
+    /// Output-stationary only.
+    Os,
+    /// Either, chosen by each `config_ex`.
+    Both,
+}
+
+impl Dataflows {
+    /// Whether the array runs `flow`.
+    pub fn supports(self, flow: super::isa::Dataflow) -> bool {
+        use super::isa::Dataflow;
+        matches!(
+            (self, flow),
+            (Dataflows::Both, _)
+                | (Dataflows::Ws, Dataflow::WeightStationary)
+                | (Dataflows::Os, Dataflow::OutputStationary)
+        )
+    }
+
+    /// The TOML spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataflows::Ws => "ws",
+            Dataflows::Os => "os",
+            Dataflows::Both => "both",
+        }
+    }
+}
+
 impl fmt::Display for ElemType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -89,6 +123,8 @@ sections! {
         restart: u32,
         /// The fewest rows a tile streams, however few it computes.
         min_rows: u32,
+        /// The dataflows `config_ex` may select: `ws`, `os` or `both`.
+        dataflow: Dataflows,
     }
     /// Element types.
     Types / TypesPatch {

@@ -23,6 +23,15 @@ pub const INTRINSICS: &[IntrinsicDecl] = &[
             ("C", "accumulator"),
         ],
     ),
+    (
+        "gemmini.matmul_os",
+        "matmul_os",
+        &[
+            ("A", "scratchpad"),
+            ("B", "scratchpad"),
+            ("C", "accumulator"),
+        ],
+    ),
     ("gemmini.mvin", "mvin", &[("dst", "scratchpad")]),
     ("gemmini.mvin_acc", "mvin_acc", &[("dst", "accumulator")]),
     ("gemmini.zero_acc", "zero_acc", &[("dst", "accumulator")]),
