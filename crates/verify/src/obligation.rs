@@ -97,17 +97,7 @@ impl Cache {
         for f in facts {
             solver.assert(f);
         }
-        let t0 = std::time::Instant::now();
-        let res = solver.check();
-        if std::env::var_os("ACCC_Z3_TRACE").is_some() {
-            eprintln!(
-                "z3 {:?} {:?} quantified={quantified} {} facts",
-                res,
-                t0.elapsed(),
-                facts.len()
-            );
-        }
-        match res {
+        match solver.check() {
             SatResult::Unsat => {
                 self.proved.insert(key);
                 Ok(None)
