@@ -627,7 +627,7 @@ fn bench_gemmini(
     let peak = cfg.peak_macs_per_cycle();
     let mut md = String::new();
     md.push_str(&format!(
-        "| kernel | shape (M x K x N) | ideal cycles | data movement (max util.) |{}\n",
+        "| kernel | shape | ideal cycles | data movement (max util.) |{}\n",
         kinds
             .iter()
             .map(|k| format!(" {k} cycles | {k} util. |"))
@@ -712,6 +712,11 @@ fn gemm_traffic(
     }
     let shape = match shapes.as_slice() {
         [a, b, ..] if a.len() == 2 && b.len() == 2 => format!("{} x {} x {}", a[0], a[1], b[1]),
+        // NHWC input, RSCK weights, NPQK output: a convolution.
+        [_, w, y] if w.len() == 4 && y.len() == 4 => format!(
+            "{} x {}x{}, {} -> {} ch, {}x{}",
+            y[0], y[1], y[2], w[2], w[3], w[0], w[1]
+        ),
         _ => shapes
             .iter()
             .map(|s| format!("{s:?}"))
@@ -739,6 +744,8 @@ fn write_bench_doc(
          emulator (`docs/gemmini-emulator.md`) with DIM {dim}, a {spad} KiB scratchpad, a {acc} KiB\n\
          accumulator and a {bus} B/cycle DMA; every run's result is compared element by element with the\n\
          unscheduled kernel compiled as portable C.\n\n\
+         - **shape**: M x K x N of a GEMM; of a convolution, batch x output pixels, input -> output\n\
+         channels, and the filter.\n\
          - **ideal cycles**: MACs / DIM^2 ({peak} MACs per cycle).\n\
          - **data movement**: the cycles the minimum data movement takes (every input byte moved in once,\n\
          every output byte moved out once, at {bus} bytes per cycle each way), and the utilization it\n\
