@@ -143,21 +143,17 @@ fn estimate_ops(m: &Module, f: accc_ir::Op) -> u64 {
 /// Of large kernels that differ only in their sizes (the six GEMM shapes
 /// of one form, the four convolutions), the cheapest: the interpreter and
 /// the C target run the same ops on them, and each large run costs
-/// minutes in a debug build. The printed IR with every digit masked (and
-/// the kernel's name left out) is the structure.
+/// minutes in a debug build. The structure is the printed IR with its
+/// numbers masked as the verifier's shrink compares codes
+/// ([`accc::fullsize::mask_numbers`]), the kernel's name left out.
 fn one_per_structure(mut jobs: Vec<(String, Module, String)>) -> Vec<(String, Module, String)> {
-    let cost = |(_, m, k): &(String, Module, String)| {
+    jobs.sort_by_cached_key(|(_, m, k)| {
         estimate_ops(m, m.lookup_symbol(k).expect("kernel exists"))
-    };
-    jobs.sort_by_key(cost);
+    });
     let mut seen = std::collections::HashSet::new();
     jobs.retain(|(_, m, k)| {
         let text = accc_ir::text::print_module(m).replace(k.as_str(), "kernel");
-        let masked: String = text
-            .chars()
-            .map(|c| if c.is_ascii_digit() { '#' } else { c })
-            .collect();
-        seen.insert(masked)
+        seen.insert(accc::fullsize::mask_numbers(&text))
     });
     jobs
 }

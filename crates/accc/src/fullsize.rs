@@ -413,7 +413,7 @@ fn same_code(real: &Module, small: &Module) -> Result<(), String> {
 /// `text` with every numeric literal replaced by `#`: a run of digits not
 /// part of a name (`%abuf_0`, `d1`, `i32`, `%12` keep theirs), including
 /// the extents of a shape (`2x64x64xi8` becomes `#x#x#xi8`).
-fn mask_numbers(text: &str) -> String {
+pub fn mask_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut prev: Option<char> = None;
     // Inside a run of digits: whether it is a masked literal.

@@ -13,8 +13,7 @@
 use crate::decode::{Command, ExConfig, LoadConfig, StoreConfig};
 use crate::dram::Dram;
 use crate::SimError;
-use accc_targets::gemmini::hardware::Dataflows;
-use accc_targets::gemmini::hardware::HardwareConfig;
+use accc_targets::gemmini::hardware::{Dataflows, HardwareConfig};
 use accc_targets::gemmini::isa::{activation, Dataflow, Operand};
 
 /// A run of local rows `[lo, hi)` in the scratchpad or the accumulator.

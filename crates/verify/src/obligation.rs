@@ -566,7 +566,7 @@ impl<'m> Space<'m> {
     /// but a model is no counterexample.
     fn unreached(&self, sig: &[Int], target: &[Int], witness: bool) -> Vec<Bool> {
         let same: Vec<Bool> = sig.iter().zip(target).map(|(a, b)| a.eq(b)).collect();
-        match self.witness(sig, target).filter(|_| witness) {
+        match witness.then(|| self.witness(sig, target)).flatten() {
             Some(pairs) => {
                 let refs: Vec<(&Int, &Int)> = pairs.iter().map(|(a, b)| (a, b)).collect();
                 let at = |b: &Bool| b.substitute(&refs);

@@ -814,11 +814,7 @@ impl std::hash::Hasher for FxHasher {
         self.write_u64(n as u64);
     }
     fn finish(&self) -> u64 {
-        // The multiply mixes upward only: the low bits, which pick a
-        // table's bucket, would see only the low bits of the ids hashed
-        // last, and with millions of terms those collide. The rotation
-        // brings mixed high bits down.
-        self.0.rotate_left(26)
+        self.0
     }
 }
 

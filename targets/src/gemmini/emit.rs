@@ -41,6 +41,7 @@ use accc_ir::{Module, Op, Value};
 use accc_passes::schedule::tensorize::{extents_of, memory_space, IntrinsicSet, Param};
 
 use super::hardware::HardwareConfig;
+use super::isa::Dataflow;
 use super::GemminiError;
 use crate::c::names::{is_reserved, sanitize};
 
@@ -229,6 +230,15 @@ struct Emitter<'a> {
 }
 
 /// Names the emitter's own code uses.
+/// The dataflow a matmul instruction runs in; `None` for other ops.
+fn matmul_dataflow(op_name: &str) -> Option<Dataflow> {
+    match op_name {
+        "gemmini.matmul" => Some(Dataflow::WeightStationary),
+        "gemmini.matmul_os" => Some(Dataflow::OutputStationary),
+        _ => None,
+    }
+}
+
 fn gemmini_reserved(s: &str) -> bool {
     // Macros of gemmini.h without an underscore (those with one are
     // reserved by the C target's rules).
@@ -607,30 +617,23 @@ impl<'a> Emitter<'a> {
         ));
         self.line(&format!("static void {c_name}({}) {{", params.join(", ")));
         self.depth = 1;
-        m.walk(func, &mut |op| match m.op_name(op) {
-            "gemmini.matmul" => self.dataflows.0 = true,
-            "gemmini.matmul_os" => self.dataflows.1 = true,
-            _ => {}
+        // The first matmul of each dataflow, for the flags and the error.
+        let mut first_of: [Option<Op>; 2] = [None, None];
+        m.walk(func, &mut |op| {
+            if let Some(flow) = matmul_dataflow(m.op_name(op)) {
+                let slot = &mut first_of[usize::from(flow == Dataflow::OutputStationary)];
+                slot.get_or_insert(op);
+            }
         });
-        for (used, flow) in [
-            (self.dataflows.0, super::isa::Dataflow::WeightStationary),
-            (self.dataflows.1, super::isa::Dataflow::OutputStationary),
-        ] {
-            if used && !self.cfg.array.dataflow.supports(flow) {
-                let instruction = match flow {
-                    super::isa::Dataflow::WeightStationary => "gemmini.matmul",
-                    super::isa::Dataflow::OutputStationary => "gemmini.matmul_os",
-                };
-                let mut loc = m.op(func).loc.clone();
-                m.walk(func, &mut |op| {
-                    if m.op_name(op) == instruction {
-                        loc = m.op(op).loc.clone();
-                    }
-                });
+        self.dataflows = (first_of[0].is_some(), first_of[1].is_some());
+        for op in first_of.into_iter().flatten() {
+            let flow = matmul_dataflow(m.op_name(op)).expect("a matmul");
+            if !self.cfg.array.dataflow.supports(flow) {
                 return Err(GemminiError::Unsupported {
-                    loc,
+                    loc: m.op(op).loc.clone(),
                     what: format!(
-                        "`{instruction}` runs {}, but the hardware description has array.dataflow = \"{}\"",
+                        "`{}` runs {}, but the hardware description has array.dataflow = \"{}\"",
+                        m.op_name(op),
                         flow.c_name(),
                         self.cfg.array.dataflow.name()
                     ),
@@ -638,10 +641,11 @@ impl<'a> Emitter<'a> {
             }
         }
         let first = if self.dataflows == (false, true) {
-            "OUTPUT_STATIONARY"
+            Dataflow::OutputStationary
         } else {
-            "WEIGHT_STATIONARY"
-        };
+            Dataflow::WeightStationary
+        }
+        .c_name();
         self.line(&format!(
             "gemmini_extended_config_ex({first}, NO_ACTIVATION, 0, 1, 0, 0);"
         ));
@@ -875,8 +879,6 @@ impl<'a> Emitter<'a> {
         ))
     }
 
-    /// Is the index value `v` a multiple of DIM for every iteration?
-    /// `None` when the arithmetic is beyond a linear proof.
     /// The output-stationary matmul a loop body reduces over, when the
     /// body is that one instruction (and its index arithmetic) and the
     /// loop does not move its C window: its K blocks then accumulate in
@@ -916,6 +918,8 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// Is the index value `v` a multiple of DIM for every iteration?
+    /// `None` when the arithmetic is beyond a linear proof.
     fn multiple_of_dim(&self, v: Value) -> Option<bool> {
         let (c, terms) = self.linear(v, 0)?;
         let dim = self.dim;
@@ -1049,7 +1053,8 @@ impl<'a> Emitter<'a> {
                 ));
             }
             "gemmini.matmul" | "gemmini.matmul_os" => {
-                let os = name == "gemmini.matmul_os";
+                let flow = matmul_dataflow(&name).expect("a matmul");
+                let os = flow == Dataflow::OutputStationary;
                 let (i, j, k) = (ext[0], ext[1], ext[2]);
                 let times: Option<u64> = self.trips.iter().copied().product();
                 self.macs = self
@@ -1064,11 +1069,7 @@ impl<'a> Emitter<'a> {
                 if self.dataflows == (true, true) {
                     // A kernel with both dataflows switches when needed
                     // (the array's weights are gone then).
-                    let flow = if os {
-                        "OUTPUT_STATIONARY"
-                    } else {
-                        "WEIGHT_STATIONARY"
-                    };
+                    let flow = flow.c_name();
                     self.line(&format!("if (accc_dataflow != {flow}) {{"));
                     self.line(&format!(
                         "  gemmini_extended_config_ex({flow}, NO_ACTIVATION, 0, 1, 0, 0);"
